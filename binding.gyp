@@ -1,0 +1,29 @@
+{
+  # node-gyp build (driven by prebuildify); the same sources and libtorch discovery as CMakeLists.txt.
+  "targets": [
+    {
+      "target_name": "msam",
+      "sources": [
+        "csrc/addon.cc", "csrc/autograd.cc", "csrc/convert.cc", "csrc/errors.cc",
+        "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/find-libtorch.js --include)",
+        "csrc"
+      ],
+      "defines": [
+        "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "<!@(node scripts/find-libtorch.js --defines)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2"],
+      "libraries": [
+        "-L<!(node scripts/find-libtorch.js --libdir)",
+        "-Wl,-rpath,<!(node scripts/find-libtorch.js --libdir)",
+        "<!@(node scripts/find-libtorch.js --libs)"
+      ]
+    }
+  ]
+}

@@ -1,0 +1,21 @@
+// The addon's entry point: each concern registers its own exports.
+#include "autograd.h"
+#include "ops.h"
+#include "runtime.h"
+#include "tensor.h"
+
+namespace msam {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  initTensor(env, exports);
+  initOps(env, exports);
+  initAutograd(env, exports);
+  initRuntime(env, exports);
+  return exports;
+}
+
+}  // namespace msam
+
+static Napi::Object InitMsam(Napi::Env env, Napi::Object exports) { return msam::Init(env, exports); }
+
+NODE_API_MODULE(msam, InitMsam)

@@ -1,0 +1,194 @@
+#include "convert.h"
+
+#include <cmath>
+
+#include "tensor.h"
+
+namespace msam {
+namespace {
+
+[[noreturn]] void typeError(const Napi::Value& v, const std::string& what, const std::string& expected) {
+  throw Napi::TypeError::New(v.Env(), what + " must be " + expected);
+}
+
+int64_t toInt(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) typeError(v, what, "an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::trunc(d)) typeError(v, what, "an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+double toDouble(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) typeError(v, what, "a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool toBool(const Napi::Value& v, const std::string& what) {
+  if (!v.IsBoolean()) typeError(v, what, "a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// A JS number is an integer Scalar when it is integral (so int tensors stay int), else a double.
+c10::IValue toScalar(const Napi::Value& v, const std::string& what) {
+  if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
+  if (!v.IsNumber()) typeError(v, what, "a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) {
+    return c10::IValue(static_cast<int64_t>(d));
+  }
+  return c10::IValue(d);
+}
+
+at::MemoryFormat toMemoryFormat(const Napi::Value& v, const std::string& what) {
+  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (s == "contiguous") return at::MemoryFormat::Contiguous;
+  if (s == "channelsLast") return at::MemoryFormat::ChannelsLast;
+  if (s == "channelsLast3d") return at::MemoryFormat::ChannelsLast3d;
+  if (s == "preserve") return at::MemoryFormat::Preserve;
+  typeError(v, what, "'contiguous', 'channelsLast', 'channelsLast3d' or 'preserve'");
+}
+
+Napi::Array toArray(const Napi::Value& v, const std::string& what, const std::string& expected) {
+  if (!v.IsArray()) typeError(v, what, expected);
+  return v.As<Napi::Array>();
+}
+
+c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional<int32_t> n, const std::string& what) {
+  switch (elem->kind()) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: {
+      // `int[2] stride` also takes a single integer, as in PyTorch.
+      if (v.IsNumber() && n) return c10::IValue(std::vector<int64_t>(*n, toInt(v, what)));
+      auto arr = toArray(v, what, "an array of integers");
+      std::vector<int64_t> out(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toInt(arr.Get(i), what + "[" + std::to_string(i) + "]");
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::FloatType: {
+      if (v.IsNumber() && n) return c10::IValue(std::vector<double>(*n, toDouble(v, what)));
+      auto arr = toArray(v, what, "an array of numbers");
+      std::vector<double> out(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toDouble(arr.Get(i), what + "[" + std::to_string(i) + "]");
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::BoolType: {
+      auto arr = toArray(v, what, "an array of booleans");
+      c10::List<bool> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(toBool(arr.Get(i), what + "[" + std::to_string(i) + "]"));
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::TensorType: {
+      auto arr = toArray(v, what, "an array of tensors");
+      c10::List<at::Tensor> out;
+      out.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(unwrapTensor(arr.Get(i), what + "[" + std::to_string(i) + "]"));
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::OptionalType: {
+      if (elem->expectRef<c10::OptionalType>().getElementType()->kind() == c10::TypeKind::TensorType) {
+        auto arr = toArray(v, what, "an array of tensors or nulls");
+        c10::List<c10::optional<at::Tensor>> out;
+        for (uint32_t i = 0; i < arr.Length(); ++i) {
+          Napi::Value e = arr.Get(i);
+          if (e.IsNull() || e.IsUndefined()) {
+            out.push_back(c10::nullopt);
+          } else {
+            out.push_back(unwrapTensor(e, what + "[" + std::to_string(i) + "]"));
+          }
+        }
+        return c10::IValue(out);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  throw Napi::TypeError::New(v.Env(), what + ": lists of " + elem->str() + " are not supported from JavaScript");
+}
+
+c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optional<int32_t> n, const std::string& what) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+      return unwrapTensor(v, what);
+    case c10::TypeKind::OptionalType:
+      if (v.IsNull() || v.IsUndefined()) return c10::IValue();
+      return convert(v, type->expectRef<c10::OptionalType>().getElementType(), n, what);
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+      return toInt(v, what);
+    case c10::TypeKind::FloatType:
+    case c10::TypeKind::SymFloatType:
+      return toDouble(v, what);
+    case c10::TypeKind::BoolType:
+#if TORCH_VERSION_MAJOR >= 2
+    case c10::TypeKind::SymBoolType:
+#endif
+      return toBool(v, what);
+    case c10::TypeKind::NumberType:
+      return toScalar(v, what);
+    case c10::TypeKind::StringType:
+      if (!v.IsString()) typeError(v, what, "a string");
+      return v.As<Napi::String>().Utf8Value();
+    case c10::TypeKind::ScalarTypeType:
+      if (!v.IsString()) typeError(v, what, "a dtype name such as 'float32'");
+      return parseDtype(v.Env(), v.As<Napi::String>(), what);
+    case c10::TypeKind::LayoutType:
+      if (!v.IsString() || v.As<Napi::String>().Utf8Value() != "strided") typeError(v, what, "'strided'");
+      return at::kStrided;
+    case c10::TypeKind::MemoryFormatType:
+      return toMemoryFormat(v, what);
+    case c10::TypeKind::DeviceObjType:
+      if (!v.IsString()) typeError(v, what, "a device name such as 'cpu' or 'cuda:0'");
+      return parseDevice(v.Env(), v.As<Napi::String>(), what);
+    case c10::TypeKind::ListType:
+      return toList(v, type->expectRef<c10::ListType>().getElementType(), n, what);
+    default:
+      throw Napi::TypeError::New(v.Env(), what + ": arguments of type " + type->str() + " are not supported from JavaScript");
+  }
+}
+
+}  // namespace
+
+c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& what) {
+  return convert(v, arg.real_type(), arg.N(), what);
+}
+
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return t.defined() ? wrapTensor(env, t) : env.Null();
+  }
+  if (v.isNone()) return env.Null();
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, fromIValue(env, list.get(i)));
+    return out;
+  }
+  if (v.isIntList()) {
+    auto list = v.toIntList();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(list.get(i))));
+    return out;
+  }
+  if (v.isList()) {
+    auto list = v.toListRef();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, fromIValue(env, list[i]));
+    return out;
+  }
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    auto out = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, fromIValue(env, elems[i]));
+    return out;
+  }
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  throw Napi::TypeError::New(env, "results of type " + v.tagKind() + " are not supported in JavaScript");
+}
+
+}  // namespace msam

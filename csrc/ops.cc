@@ -1,0 +1,186 @@
+#include "ops.h"
+
+#include <unordered_map>
+
+#include "convert.h"
+#include "errors.h"
+#include "tensor.h"
+#include "worker.h"
+
+namespace msam {
+namespace {
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;  // "aten::add.Tensor", for messages
+  // For each return, the index of the argument it aliases with a write ("Tensor(a!)"), or -1:
+  // in-place ops hand back the very JS value they were given.
+  std::vector<int> writtenArg;
+};
+
+std::vector<OpEntry> gOps;  // ids are indices; entries are never removed
+std::unordered_map<std::string, uint32_t> gOpIds;
+
+const OpEntry& entryOf(const Napi::Value& v) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "ops: operator id must be a number");
+  uint32_t id = v.As<Napi::Number>().Uint32Value();
+  if (id >= gOps.size()) throw Napi::RangeError::New(v.Env(), "ops: no operator with id " + std::to_string(id));
+  return gOps[id];
+}
+
+std::vector<int> writtenArguments(const c10::FunctionSchema& schema) {
+  std::vector<int> out;
+  for (const auto& ret : schema.returns()) {
+    int found = -1;
+    if (ret.alias_info() && ret.alias_info()->isWrite()) {
+      for (size_t i = 0; i < schema.arguments().size(); ++i) {
+        const auto& ai = schema.arguments()[i].alias_info();
+        if (ai && ai->isWrite() && ai->beforeSets() == ret.alias_info()->beforeSets()) {
+          found = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    out.push_back(found);
+  }
+  return out;
+}
+
+// opHandle(name, overload) -> id
+Napi::Value OpHandle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "ops: operator name must be a string such as 'aten::add'");
+  std::string name = info[0].As<Napi::String>();
+  std::string overload = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  std::string key = overload.empty() ? name : name + "." + overload;
+  auto it = gOpIds.find(key);
+  if (it != gOpIds.end()) return Napi::Number::New(env, it->second);
+  auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!handle) throw Napi::Error::New(env, "ops: unknown operator '" + key + "'");
+  gOps.push_back({*handle, key, writtenArguments(handle->schema())});
+  uint32_t id = static_cast<uint32_t>(gOps.size() - 1);
+  gOpIds.emplace(key, id);
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  std::ostringstream s;
+  s << entryOf(info[0]).handle.schema();
+  return Napi::String::New(info.Env(), s.str());
+}
+
+bool isKeywordObject(const Napi::Value& v) {
+  return v.IsObject() && !v.IsArray() && !v.IsTypedArray() && !v.IsFunction();
+}
+
+// Builds the argument stack from info[first..]: positional values in schema order (undefined
+// means "the default"), optionally followed by one plain object of keyword arguments.
+// `jsArgs` receives the JS value used for each schema argument (for in-place results).
+torch::jit::Stack buildStack(const Napi::CallbackInfo& info, size_t first, const OpEntry& op,
+                             std::vector<Napi::Value>& jsArgs) {
+  Napi::Env env = info.Env();
+  const auto& args = op.handle.schema().arguments();
+  size_t given = info.Length() - first;
+  Napi::Object kwargs;
+  if (given > 0 && isKeywordObject(info[info.Length() - 1])) {
+    kwargs = info[info.Length() - 1].As<Napi::Object>();
+    --given;
+  }
+  if (given > args.size()) {
+    throw Napi::TypeError::New(env, op.name + ": takes " + std::to_string(args.size()) + " arguments, got " +
+                                        std::to_string(given));
+  }
+  torch::jit::Stack stack;
+  stack.reserve(args.size());
+  jsArgs.assign(args.size(), env.Undefined());
+  size_t usedKeywords = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    Napi::Value v = i < given ? info[first + i] : env.Undefined();
+    if (!kwargs.IsEmpty() && kwargs.Has(arg.name())) {
+      if (i < given && !v.IsUndefined()) {
+        throw Napi::TypeError::New(env, op.name + ": argument '" + arg.name() + "' given twice");
+      }
+      v = kwargs.Get(arg.name());
+      ++usedKeywords;
+    }
+    jsArgs[i] = v;
+    if (v.IsUndefined()) {
+      if (arg.default_value()) {
+        stack.push_back(*arg.default_value());
+        continue;
+      }
+      if (arg.real_type()->kind() == c10::TypeKind::OptionalType) {
+        stack.emplace_back();
+        continue;
+      }
+      throw Napi::TypeError::New(env, op.name + ": missing argument '" + arg.name() + "'");
+    }
+    stack.push_back(toIValue(v, arg, op.name + ": argument '" + arg.name() + "'"));
+  }
+  if (!kwargs.IsEmpty() && usedKeywords != kwargs.GetPropertyNames().Length()) {
+    auto names = kwargs.GetPropertyNames();
+    for (uint32_t k = 0; k < names.Length(); ++k) {
+      std::string key = names.Get(k).As<Napi::String>();
+      bool known = std::any_of(args.begin(), args.end(), [&](const c10::Argument& a) { return a.name() == key; });
+      if (!known) throw Napi::TypeError::New(env, op.name + ": unknown keyword argument '" + key + "'");
+    }
+  }
+  return stack;
+}
+
+Napi::Value results(Napi::Env env, const OpEntry& op, torch::jit::Stack& stack,
+                    const std::function<Napi::Value(int)>& jsArg) {
+  auto result = [&](size_t i) {
+    int written = i < op.writtenArg.size() ? op.writtenArg[i] : -1;
+    return written >= 0 ? jsArg(written) : fromIValue(env, stack[i]);
+  };
+  if (stack.empty()) return env.Undefined();
+  if (stack.size() == 1) return result(0);
+  auto out = Napi::Array::New(env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) out.Set(i, result(i));
+  return out;
+}
+
+// call(id, ...args) -> result (a handle, a number, an array for several results, ...)
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  const OpEntry& op = entryOf(info[0]);
+  std::vector<Napi::Value> jsArgs;
+  torch::jit::Stack stack = buildStack(info, 1, op, jsArgs);
+  try {
+    op.handle.callBoxed(&stack);
+  } catch (...) {
+    rethrowAsJs(info.Env(), op.name);
+  }
+  return results(info.Env(), op, stack, [&](int i) { return jsArgs[i]; });
+}
+
+// callAsync(id, ...args) -> Promise of the result; the op runs on a libuv worker thread.
+Napi::Value CallAsync(const Napi::CallbackInfo& info) {
+  const OpEntry& op = entryOf(info[0]);
+  std::vector<Napi::Value> jsArgs;
+  auto stack = std::make_shared<torch::jit::Stack>(buildStack(info, 1, op, jsArgs));
+  auto handle = op.handle;
+  auto* worker = new PromiseWorker(
+      info.Env(), op.name,
+      [handle, stack]() {
+        handle.callBoxed(stack.get());
+        return std::move(*stack);
+      },
+      [op](Napi::Env env, std::vector<c10::IValue>& out, const std::vector<Napi::Value>& kept) {
+        return results(env, op, out, [&](int i) { return kept[i]; });
+      },
+      jsArgs);
+  return PromiseWorker::start(worker);
+}
+
+}  // namespace
+
+void initOps(Napi::Env env, Napi::Object exports) {
+  exportFunction<OpHandle>(env, exports, "opHandle");
+  exportFunction<OpSchema>(env, exports, "opSchema");
+  exportFunction<Call>(env, exports, "call");
+  exportFunction<CallAsync>(env, exports, "callAsync");
+}
+
+}  // namespace msam

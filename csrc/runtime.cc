@@ -1,0 +1,95 @@
+#include "runtime.h"
+
+#include "errors.h"
+
+#include <ATen/Parallel.h>
+
+#ifdef MSAM_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace msam {
+namespace {
+
+// version() -> { libtorch: '1.13.0', cuda: '12.8' | null }
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("libtorch", Napi::String::New(env, TORCH_VERSION));
+  Napi::Value cuda = env.Null();
+  if (at::hasCUDA()) {
+    long v = at::detail::getCUDAHooks().versionCUDART();  // e.g. 12080
+    cuda = Napi::String::New(env, std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10));
+  }
+  out.Set("cuda", cuda);
+  return out;
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "manualSeed: seed must be a non-negative integer");
+  double seed = info[0].As<Napi::Number>().DoubleValue();
+  if (seed < 0 || seed != static_cast<double>(static_cast<uint64_t>(seed))) {
+    throw Napi::TypeError::New(info.Env(), "manualSeed: seed must be a non-negative integer");
+  }
+  at::manual_seed(static_cast<uint64_t>(seed));  // CPU and every CUDA device
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+    throw Napi::TypeError::New(info.Env(), "setNumThreads: n must be a positive integer");
+  }
+  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), torch::cuda::is_available());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  if (!torch::cuda::is_available()) throw Napi::Error::New(info.Env(), "cuda.synchronize: CUDA is not available");
+  torch::cuda::synchronize(info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : -1);
+  return info.Env().Undefined();
+}
+
+// cudaMemory(device) -> { allocated, reserved, peakAllocated } from the caching allocator
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef MSAM_WITH_CUDA
+  if (!torch::cuda::is_available()) return env.Null();
+  auto device = static_cast<c10::DeviceIndex>(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0);
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  auto out = Napi::Object::New(env);
+  // index 0 is StatType::AGGREGATE in every libtorch version (its namespace moved over time)
+  out.Set("allocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].current)));
+  out.Set("reserved", Napi::Number::New(env, static_cast<double>(stats.reserved_bytes[0].current)));
+  out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].peak)));
+  return out;
+#else
+  return env.Null();
+#endif
+}
+
+}  // namespace
+
+void initRuntime(Napi::Env env, Napi::Object exports) {
+  exportFunction<Version>(env, exports, "version");
+  exportFunction<ManualSeed>(env, exports, "manualSeed");
+  exportFunction<GetNumThreads>(env, exports, "getNumThreads");
+  exportFunction<SetNumThreads>(env, exports, "setNumThreads");
+  exportFunction<CudaIsAvailable>(env, exports, "cudaIsAvailable");
+  exportFunction<CudaDeviceCount>(env, exports, "cudaDeviceCount");
+  exportFunction<CudaSynchronize>(env, exports, "cudaSynchronize");
+  exportFunction<CudaMemory>(env, exports, "cudaMemory");
+}
+
+}  // namespace msam

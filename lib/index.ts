@@ -1,0 +1,6 @@
+// msam: m-sharpness-aware minimization on libtorch, from TypeScript.
+export * from './tensor';
+export * from './types';
+export { autograd, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd';
+export { ops } from './ops';
+export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from './runtime';

@@ -1,0 +1,95 @@
+// The one typed declaration of everything the addon exports, and its loader. Nothing else in
+// lib/ or models/ loads the addon.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** An opaque native tensor handle (a type-tagged Node-API External owning an at::Tensor). */
+export interface TensorHandle {
+  readonly __tensorHandle: unique symbol;
+}
+
+export type NativeValue = TensorHandle | number | boolean | string | null | undefined | NativeValue[] | { [k: string]: NativeValue };
+
+export interface NativeMemory {
+  tensors: number;
+  storages: number;
+  bytes: number;
+  byDevice: Record<string, number>;
+}
+
+export interface NativeAddon {
+  // tensors
+  fromData(data: ArrayBufferView, shape: number[], dtype: string | null, device: string | null, requiresGrad: boolean): TensorHandle;
+  data(h: TensorHandle): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
+  item(h: TensorHandle): number | boolean;
+  /** [shape, dtype, device, requiresGrad, gradFn, isLeaf] */
+  info(h: TensorHandle): [number[], string, string, boolean, string | null, boolean];
+  shape(h: TensorHandle): number[];
+  dtype(h: TensorHandle): string;
+  numel(h: TensorHandle): number;
+  isDisposed(h: TensorHandle): boolean;
+  dispose(h: TensorHandle): void;
+  memory(): NativeMemory;
+  // the ATen bridge
+  opHandle(name: string, overload: string): number;
+  opSchema(id: number): string;
+  call(id: number, ...args: unknown[]): NativeValue;
+  callAsync(id: number, ...args: unknown[]): Promise<NativeValue>;
+  // autograd
+  backward(t: TensorHandle, grad: TensorHandle | null, retainGraph: boolean | undefined, createGraph: boolean): void;
+  grad(
+    outputs: TensorHandle[],
+    inputs: TensorHandle[],
+    gradOutputs: (TensorHandle | null)[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (TensorHandle | null)[];
+  getGrad(t: TensorHandle): TensorHandle | null;
+  setGrad(t: TensorHandle, g: TensorHandle | null): void;
+  setRequiresGrad(t: TensorHandle, value: boolean): void;
+  retainGrad(t: TensorHandle): void;
+  isGradEnabled(): boolean;
+  setGradEnabled(enabled: boolean): boolean;
+  // runtime
+  version(): { libtorch: string; cuda: string | null };
+  manualSeed(seed: number): void;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(device?: number): void;
+  cudaMemory(device: number): { allocated: number; reserved: number; peakAllocated: number } | null;
+}
+
+/** The package root: the folder holding msam's package.json (from lib/ or dist/lib/). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'msam') return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`msam: cannot find the package root above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  let file: string;
+  try {
+    // A prebuild for this platform (prebuilds/<platform>-<arch>/) when one matches, else build/Release.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    file = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  } catch {
+    throw new Error(
+      'msam: the native addon is not built and no prebuilt binary matches this platform.\n' +
+        `Build it from ${root} with \`npm run build:native\` (cmake-js; it needs libtorch: set LIBTORCH, ` +
+        'install PyTorch for python3, or `apt-get install libtorch-dev`), or run `bash scripts/setup.sh`.',
+    );
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

@@ -7,5 +7,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,
+    // global.gc for the memory tests (leak and GC-backstop checks); harmless elsewhere.
+    execArgv: ['--expose-gc'],
   },
 });

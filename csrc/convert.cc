@@ -7,29 +7,48 @@
 namespace msam {
 namespace {
 
-[[noreturn]] void typeError(const Napi::Value& v, const std::string& what, const std::string& expected) {
-  throw Napi::TypeError::New(v.Env(), what + " must be " + expected);
+// Where a value sits, for error messages: "aten::add.Tensor: argument 'other'[2]".
+struct Where {
+  const std::string& op;
+  const std::string& arg;
+  int index = -1;
+  Where at(int i) const { return Where{op, arg, i}; }
+  std::string str() const {
+    return op + ": argument '" + arg + "'" + (index >= 0 ? "[" + std::to_string(index) + "]" : "");
+  }
+};
+
+const at::Tensor& tensorArg(const Napi::Value& v, const Where& w) {
+  bool disposed = false;
+  const at::Tensor* t = findTensor(v, &disposed);
+  if (t) return *t;
+  if (disposed) throw Napi::Error::New(v.Env(), w.str() + " is a disposed tensor");
+  throw Napi::TypeError::New(v.Env(), w.str() + " must be a Tensor, got " + typeOfValue(v));
 }
 
-int64_t toInt(const Napi::Value& v, const std::string& what) {
+[[noreturn]] void typeError(const Napi::Value& v, const Where& what, const std::string& expected) {
+  throw Napi::TypeError::New(v.Env(), what.str() + " must be " + expected);
+}
+
+int64_t toInt(const Napi::Value& v, const Where& what) {
   if (!v.IsNumber()) typeError(v, what, "an integer");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::trunc(d)) typeError(v, what, "an integer, got " + std::to_string(d));
   return static_cast<int64_t>(d);
 }
 
-double toDouble(const Napi::Value& v, const std::string& what) {
+double toDouble(const Napi::Value& v, const Where& what) {
   if (!v.IsNumber()) typeError(v, what, "a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
-bool toBool(const Napi::Value& v, const std::string& what) {
+bool toBool(const Napi::Value& v, const Where& what) {
   if (!v.IsBoolean()) typeError(v, what, "a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
 // A JS number is an integer Scalar when it is integral (so int tensors stay int), else a double.
-c10::IValue toScalar(const Napi::Value& v, const std::string& what) {
+c10::IValue toScalar(const Napi::Value& v, const Where& what) {
   if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
   if (!v.IsNumber()) typeError(v, what, "a number");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -39,7 +58,7 @@ c10::IValue toScalar(const Napi::Value& v, const std::string& what) {
   return c10::IValue(d);
 }
 
-at::MemoryFormat toMemoryFormat(const Napi::Value& v, const std::string& what) {
+at::MemoryFormat toMemoryFormat(const Napi::Value& v, const Where& what) {
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   if (s == "contiguous") return at::MemoryFormat::Contiguous;
   if (s == "channelsLast") return at::MemoryFormat::ChannelsLast;
@@ -48,12 +67,12 @@ at::MemoryFormat toMemoryFormat(const Napi::Value& v, const std::string& what) {
   typeError(v, what, "'contiguous', 'channelsLast', 'channelsLast3d' or 'preserve'");
 }
 
-Napi::Array toArray(const Napi::Value& v, const std::string& what, const std::string& expected) {
+Napi::Array toArray(const Napi::Value& v, const Where& what, const std::string& expected) {
   if (!v.IsArray()) typeError(v, what, expected);
   return v.As<Napi::Array>();
 }
 
-c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional<int32_t> n, const std::string& what) {
+c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional<int32_t> n, const Where& what) {
   switch (elem->kind()) {
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: {
@@ -61,27 +80,27 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
       if (v.IsNumber() && n) return c10::IValue(std::vector<int64_t>(*n, toInt(v, what)));
       auto arr = toArray(v, what, "an array of integers");
       std::vector<int64_t> out(arr.Length());
-      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toInt(arr.Get(i), what + "[" + std::to_string(i) + "]");
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toInt(arr.Get(i), what.at(static_cast<int>(i)));
       return c10::IValue(out);
     }
     case c10::TypeKind::FloatType: {
       if (v.IsNumber() && n) return c10::IValue(std::vector<double>(*n, toDouble(v, what)));
       auto arr = toArray(v, what, "an array of numbers");
       std::vector<double> out(arr.Length());
-      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toDouble(arr.Get(i), what + "[" + std::to_string(i) + "]");
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toDouble(arr.Get(i), what.at(static_cast<int>(i)));
       return c10::IValue(out);
     }
     case c10::TypeKind::BoolType: {
       auto arr = toArray(v, what, "an array of booleans");
       c10::List<bool> out;
-      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(toBool(arr.Get(i), what + "[" + std::to_string(i) + "]"));
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(toBool(arr.Get(i), what.at(static_cast<int>(i))));
       return c10::IValue(out);
     }
     case c10::TypeKind::TensorType: {
       auto arr = toArray(v, what, "an array of tensors");
       c10::List<at::Tensor> out;
       out.reserve(arr.Length());
-      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(unwrapTensor(arr.Get(i), what + "[" + std::to_string(i) + "]"));
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(tensorArg(arr.Get(i), what.at(static_cast<int>(i))));
       return c10::IValue(out);
     }
     case c10::TypeKind::OptionalType: {
@@ -93,7 +112,7 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
           if (e.IsNull() || e.IsUndefined()) {
             out.push_back(c10::nullopt);
           } else {
-            out.push_back(unwrapTensor(e, what + "[" + std::to_string(i) + "]"));
+            out.push_back(tensorArg(e, what.at(static_cast<int>(i))));
           }
         }
         return c10::IValue(out);
@@ -103,13 +122,13 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
     default:
       break;
   }
-  throw Napi::TypeError::New(v.Env(), what + ": lists of " + elem->str() + " are not supported from JavaScript");
+  throw Napi::TypeError::New(v.Env(), what.str() + ": lists of " + elem->str() + " are not supported from JavaScript");
 }
 
-c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optional<int32_t> n, const std::string& what) {
+c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optional<int32_t> n, const Where& what) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      return unwrapTensor(v, what);
+      return tensorArg(v, what);
     case c10::TypeKind::OptionalType:
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return convert(v, type->expectRef<c10::OptionalType>().getElementType(), n, what);
@@ -131,7 +150,7 @@ c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optiona
       return v.As<Napi::String>().Utf8Value();
     case c10::TypeKind::ScalarTypeType:
       if (!v.IsString()) typeError(v, what, "a dtype name such as 'float32'");
-      return parseDtype(v.Env(), v.As<Napi::String>(), what);
+      return parseDtype(v.Env(), v.As<Napi::String>(), what.str());
     case c10::TypeKind::LayoutType:
       if (!v.IsString() || v.As<Napi::String>().Utf8Value() != "strided") typeError(v, what, "'strided'");
       return at::kStrided;
@@ -139,18 +158,18 @@ c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optiona
       return toMemoryFormat(v, what);
     case c10::TypeKind::DeviceObjType:
       if (!v.IsString()) typeError(v, what, "a device name such as 'cpu' or 'cuda:0'");
-      return parseDevice(v.Env(), v.As<Napi::String>(), what);
+      return parseDevice(v.Env(), v.As<Napi::String>(), what.str());
     case c10::TypeKind::ListType:
       return toList(v, type->expectRef<c10::ListType>().getElementType(), n, what);
     default:
-      throw Napi::TypeError::New(v.Env(), what + ": arguments of type " + type->str() + " are not supported from JavaScript");
+      throw Napi::TypeError::New(v.Env(), what.str() + ": arguments of type " + type->str() + " are not supported from JavaScript");
   }
 }
 
 }  // namespace
 
-c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& what) {
-  return convert(v, arg.real_type(), arg.N(), what);
+c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& op) {
+  return convert(v, arg.real_type(), arg.N(), Where{op, arg.name()});
 }
 
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {

@@ -5,8 +5,9 @@
 
 namespace msam {
 
-// Converts `v` to the schema argument `arg`; `what` names the op and argument for errors.
-c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& what);
+// Converts `v` to the schema argument `arg` of operator `op` (named in error messages, which are
+// only built when something is wrong: this is the hot path of every op call).
+c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& op);
 
 // Tensors become handles (undefined tensors null), lists and tuples arrays, scalars numbers.
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v);

@@ -73,38 +73,44 @@ bool isKeywordObject(const Napi::Value& v) {
   return v.IsObject() && !v.IsArray() && !v.IsTypedArray() && !v.IsFunction();
 }
 
-// Builds the argument stack from info[first..]: positional values in schema order (undefined
-// means "the default"), optionally followed by one plain object of keyword arguments.
-// `jsArgs` receives the JS value used for each schema argument (for in-place results).
-torch::jit::Stack buildStack(const Napi::CallbackInfo& info, size_t first, const OpEntry& op,
-                             std::vector<Napi::Value>& jsArgs) {
+// The JS arguments of one call: info[first..first+given) positionally, then optional keywords.
+struct JsArgs {
+  const Napi::CallbackInfo& info;
+  size_t first;
+  size_t given = 0;
+  Napi::Object kwargs;
+
+  // The JS value given for schema argument i (undefined when defaulted).
+  Napi::Value at(const c10::Argument& arg, size_t i) const {
+    if (!kwargs.IsEmpty() && kwargs.Has(arg.name())) return kwargs.Get(arg.name());
+    return i < given ? info[first + i] : info.Env().Undefined();
+  }
+};
+
+// Fills `stack` from the JS arguments: positional values in schema order (undefined means "the
+// default"), optionally followed by one plain object of keyword arguments.
+JsArgs buildStack(const Napi::CallbackInfo& info, size_t first, const OpEntry& op, torch::jit::Stack& stack) {
   Napi::Env env = info.Env();
   const auto& args = op.handle.schema().arguments();
-  size_t given = info.Length() - first;
-  Napi::Object kwargs;
-  if (given > 0 && isKeywordObject(info[info.Length() - 1])) {
-    kwargs = info[info.Length() - 1].As<Napi::Object>();
-    --given;
+  JsArgs js{info, first, info.Length() - first, Napi::Object()};
+  if (js.given > 0 && isKeywordObject(info[info.Length() - 1])) {
+    js.kwargs = info[info.Length() - 1].As<Napi::Object>();
+    --js.given;
   }
-  if (given > args.size()) {
+  if (js.given > args.size()) {
     throw Napi::TypeError::New(env, op.name + ": takes " + std::to_string(args.size()) + " arguments, got " +
-                                        std::to_string(given));
+                                        std::to_string(js.given));
   }
-  torch::jit::Stack stack;
   stack.reserve(args.size());
-  jsArgs.assign(args.size(), env.Undefined());
   size_t usedKeywords = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
-    Napi::Value v = i < given ? info[first + i] : env.Undefined();
-    if (!kwargs.IsEmpty() && kwargs.Has(arg.name())) {
-      if (i < given && !v.IsUndefined()) {
-        throw Napi::TypeError::New(env, op.name + ": argument '" + arg.name() + "' given twice");
-      }
-      v = kwargs.Get(arg.name());
+    Napi::Value v = i < js.given ? info[first + i] : env.Undefined();
+    if (!js.kwargs.IsEmpty() && js.kwargs.Has(arg.name())) {
+      if (!v.IsUndefined()) throw Napi::TypeError::New(env, op.name + ": argument '" + arg.name() + "' given twice");
+      v = js.kwargs.Get(arg.name());
       ++usedKeywords;
     }
-    jsArgs[i] = v;
     if (v.IsUndefined()) {
       if (arg.default_value()) {
         stack.push_back(*arg.default_value());
@@ -116,21 +122,23 @@ torch::jit::Stack buildStack(const Napi::CallbackInfo& info, size_t first, const
       }
       throw Napi::TypeError::New(env, op.name + ": missing argument '" + arg.name() + "'");
     }
-    stack.push_back(toIValue(v, arg, op.name + ": argument '" + arg.name() + "'"));
+    stack.push_back(toIValue(v, arg, op.name));
   }
-  if (!kwargs.IsEmpty() && usedKeywords != kwargs.GetPropertyNames().Length()) {
-    auto names = kwargs.GetPropertyNames();
+  if (!js.kwargs.IsEmpty() && usedKeywords != js.kwargs.GetPropertyNames().Length()) {
+    auto names = js.kwargs.GetPropertyNames();
     for (uint32_t k = 0; k < names.Length(); ++k) {
       std::string key = names.Get(k).As<Napi::String>();
       bool known = std::any_of(args.begin(), args.end(), [&](const c10::Argument& a) { return a.name() == key; });
       if (!known) throw Napi::TypeError::New(env, op.name + ": unknown keyword argument '" + key + "'");
     }
   }
-  return stack;
+  return js;
 }
 
-Napi::Value results(Napi::Env env, const OpEntry& op, torch::jit::Stack& stack,
-                    const std::function<Napi::Value(int)>& jsArg) {
+// The call's results: one value, or an array for several. A result that writes into an argument
+// (in-place and out= ops) is that argument's own JS value, got from `jsArg(argumentIndex)`.
+template <typename JsArgAt>
+Napi::Value results(Napi::Env env, const OpEntry& op, torch::jit::Stack& stack, const JsArgAt& jsArg) {
   auto result = [&](size_t i) {
     int written = i < op.writtenArg.size() ? op.writtenArg[i] : -1;
     return written >= 0 ? jsArg(written) : fromIValue(env, stack[i]);
@@ -145,21 +153,30 @@ Napi::Value results(Napi::Env env, const OpEntry& op, torch::jit::Stack& stack,
 // call(id, ...args) -> result (a handle, a number, an array for several results, ...)
 Napi::Value Call(const Napi::CallbackInfo& info) {
   const OpEntry& op = entryOf(info[0]);
-  std::vector<Napi::Value> jsArgs;
-  torch::jit::Stack stack = buildStack(info, 1, op, jsArgs);
+  // One stack reused by every call (the JS thread never re-enters here): no allocation per call.
+  static torch::jit::Stack stack;
+  stack.clear();
+  JsArgs js = buildStack(info, 1, op, stack);
   try {
     op.handle.callBoxed(&stack);
   } catch (...) {
+    stack.clear();
     rethrowAsJs(info.Env(), op.name);
   }
-  return results(info.Env(), op, stack, [&](int i) { return jsArgs[i]; });
+  const auto& args = op.handle.schema().arguments();
+  Napi::Value out = results(info.Env(), op, stack, [&](int i) { return js.at(args[i], i); });
+  stack.clear();  // release the results' references now
+  return out;
 }
 
 // callAsync(id, ...args) -> Promise of the result; the op runs on a libuv worker thread.
 Napi::Value CallAsync(const Napi::CallbackInfo& info) {
   const OpEntry& op = entryOf(info[0]);
+  auto stack = std::make_shared<torch::jit::Stack>();
+  JsArgs js = buildStack(info, 1, op, *stack);
+  const auto& args = op.handle.schema().arguments();
   std::vector<Napi::Value> jsArgs;
-  auto stack = std::make_shared<torch::jit::Stack>(buildStack(info, 1, op, jsArgs));
+  for (size_t i = 0; i < args.size(); ++i) jsArgs.push_back(js.at(args[i], i));
   auto handle = op.handle;
   auto* worker = new PromiseWorker(
       info.Env(), op.name,

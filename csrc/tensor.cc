@@ -1,66 +1,77 @@
 #include "tensor.h"
 
+#include <deque>
+#include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "errors.h"
 
 namespace msam {
 namespace {
 
-struct TensorBox {
+// Handles are Externals whose "pointer" is not a pointer but (generation << 32 | slot) into this
+// table: creating one needs no finalizer (Node-API finalizers cost more than a small op), a stale
+// or forged handle is detected without touching freed memory, and a disposed slot is reused
+// under a new generation. The GC backstop is a FinalizationRegistry on the JS side (tensor/core.ts)
+// that disposes the handle of a collected Tensor.
+struct Slot {
   at::Tensor tensor;
+  uint32_t generation = 1;
+  uint32_t index = 0;
+  int64_t reportedBytes = 0;  // what napi_adjust_external_memory was told for this handle
 };
+std::deque<Slot> gSlots;  // a deque: references into it stay valid as it grows
+std::vector<uint32_t> gFreeSlots;
 
-// "msam.Tensor" as a 128-bit tag: a handle from another addon, or a forged External, is refused.
-constexpr napi_type_tag kTensorTag = {0x6d73616d2e54656eULL, 0x736f720000000001ULL};
-
-// Bookkeeping of live handles. Only the JS thread creates and releases handles.
-struct StorageUse {
-  int64_t handles = 0;
-  int64_t bytes = 0;
-  c10::Device device = c10::Device(c10::kCPU);
-};
-std::unordered_map<const void*, StorageUse> gStorages;
 int64_t gLiveTensors = 0;
 
-void track(Napi::Env env, const at::Tensor& t) {
-  ++gLiveTensors;
-  if (!t.defined() || !t.has_storage()) return;
-  auto& use = gStorages[t.storage().unsafeGetStorageImpl()];
-  if (use.handles++ == 0) {
-    use.bytes = static_cast<int64_t>(t.storage().nbytes());
-    use.device = t.device();
-    if (use.device.is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, use.bytes);
-  }
+// V8 is told of CPU bytes so that its GC feels native memory: each handle reports its storage's
+// bytes when its result owns that storage alone (a fresh result, not a view of a live tensor),
+// and takes back exactly what it reported when released: symmetric per handle, O(1), no map.
+int64_t reportableBytes(const at::Tensor& t) {
+  if (!t.has_storage() || !t.device().is_cpu()) return 0;
+  const auto& storage = t.storage();
+  return storage.use_count() == 1 ? static_cast<int64_t>(storage.nbytes()) : 0;
 }
 
-void untrack(Napi::Env env, const at::Tensor& t) {
-  --gLiveTensors;
-  if (!t.defined() || !t.has_storage()) return;
-  auto it = gStorages.find(t.storage().unsafeGetStorageImpl());
-  if (it == gStorages.end()) return;
-  if (--it->second.handles == 0) {
-    if (it->second.device.is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
-    gStorages.erase(it);
-  }
-}
-
-void release(Napi::Env env, TensorBox* box) {
-  if (!box->tensor.defined()) return;
-  untrack(env, box->tensor);
-  box->tensor = at::Tensor();
-}
-
-TensorBox* boxOf(const Napi::Value& v) {
+// The slot a handle names, or null for anything that is not a live-or-disposed tensor handle.
+// `disposed` tells which: a known slot whose generation moved on.
+Slot* slotOf(const Napi::Value& v, bool* disposed) {
+  *disposed = false;
   napi_valuetype type;
   if (napi_typeof(v.Env(), v, &type) != napi_ok || type != napi_external) return nullptr;
-  bool tagged = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged) != napi_ok || !tagged) return nullptr;
-  return v.As<Napi::External<TensorBox>>().Data();
+  void* raw = nullptr;
+  if (napi_get_value_external(v.Env(), v, &raw) != napi_ok) return nullptr;
+  auto bits = reinterpret_cast<uintptr_t>(raw);
+  auto index = static_cast<uint32_t>(bits & 0xffffffffu);
+  auto generation = static_cast<uint32_t>(bits >> 32);
+  if (index >= gSlots.size() || generation == 0 || generation > gSlots[index].generation) return nullptr;
+  Slot& slot = gSlots[index];
+  if (generation != slot.generation || !slot.tensor.defined()) {
+    *disposed = true;
+    return nullptr;
+  }
+  return &slot;
 }
 
-// A handle for an undefined tensor would be indistinguishable from a disposed one; results never
-// carry undefined tensors (ops.cc maps them to null), so a box always starts defined.
+// Disposes the handle's tensor; false when it was disposed already.
+bool release(Napi::Env env, const Napi::Value& v) {
+  bool disposed = false;
+  Slot* slot = slotOf(v, &disposed);
+  if (!slot) return false;
+  --gLiveTensors;
+  if (slot->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->reportedBytes);
+  slot->reportedBytes = 0;
+  slot->tensor = at::Tensor();
+  ++slot->generation;
+  gFreeSlots.push_back(slot->index);
+  return true;
+}
+
+// Results never carry undefined tensors (convert.cc maps them to null): a live slot is defined.
+}  // namespace
+
 std::string typeOfValue(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
@@ -73,6 +84,8 @@ std::string typeOfValue(const Napi::Value& v) {
   if (v.IsExternal()) return "a foreign native handle";
   return "an object";
 }
+
+namespace {
 
 // ---- creation and read-back -------------------------------------------------------------
 
@@ -198,32 +211,40 @@ Napi::Value Numel(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  TensorBox* box = boxOf(info[0]);
-  if (!box) throw Napi::TypeError::New(info.Env(), "isDisposed: expected a tensor handle");
-  return Napi::Boolean::New(info.Env(), !box->tensor.defined());
+  bool disposed = false;
+  Slot* slot = slotOf(info[0], &disposed);
+  if (!slot && !disposed) throw Napi::TypeError::New(info.Env(), "isDisposed: expected a tensor handle, got " + typeOfValue(info[0]));
+  return Napi::Boolean::New(info.Env(), disposed);
 }
 
+// dispose(handle) -> whether it was live. Disposing twice is harmless.
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  TensorBox* box = boxOf(info[0]);
-  if (!box) throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle, got " + typeOfValue(info[0]));
-  release(info.Env(), box);
-  return info.Env().Undefined();
+  bool disposed = false;
+  if (!slotOf(info[0], &disposed) && !disposed) {
+    throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle, got " + typeOfValue(info[0]));
+  }
+  return Napi::Boolean::New(info.Env(), release(info.Env(), info[0]));
 }
 
-// memory() -> { tensors, storages, bytes, byDevice: { 'cpu': n, 'cuda:0': n } }
+// memory() -> { tensors, storages, bytes, byDevice: { 'cpu': n, 'cuda:0': n } }, counted now over
+// the live handles (views share a storage, counted once).
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::unordered_set<const void*> seen;
   std::map<std::string, int64_t> byDevice;
   int64_t total = 0;
-  for (const auto& kv : gStorages) {
-    byDevice[deviceName(kv.second.device)] += kv.second.bytes;
-    total += kv.second.bytes;
+  for (const auto& slot : gSlots) {
+    const at::Tensor& t = slot.tensor;
+    if (!t.defined() || !t.has_storage() || !seen.insert(t.storage().unsafeGetStorageImpl()).second) continue;
+    auto bytes = static_cast<int64_t>(t.storage().nbytes());
+    byDevice[deviceName(t.device())] += bytes;
+    total += bytes;
   }
   auto devices = Napi::Object::New(env);
   for (const auto& kv : byDevice) devices.Set(kv.first, Napi::Number::New(env, static_cast<double>(kv.second)));
   auto out = Napi::Object::New(env);
   out.Set("tensors", Napi::Number::New(env, static_cast<double>(gLiveTensors)));
-  out.Set("storages", Napi::Number::New(env, static_cast<double>(gStorages.size())));
+  out.Set("storages", Napi::Number::New(env, static_cast<double>(seen.size())));
   out.Set("bytes", Napi::Number::New(env, static_cast<double>(total)));
   out.Set("byDevice", devices);
   return out;
@@ -232,23 +253,43 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
-  auto* box = new TensorBox{std::move(t)};
-  track(env, box->tensor);
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
-    release(env, b);
-    delete b;
-  });
-  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kTensorTag), Napi::Value());
-  return ext;
+  uint32_t index;
+  if (!gFreeSlots.empty()) {
+    index = gFreeSlots.back();
+    gFreeSlots.pop_back();
+  } else {
+    index = static_cast<uint32_t>(gSlots.size());
+    gSlots.emplace_back().index = index;
+  }
+  Slot& slot = gSlots[index];
+  slot.tensor = std::move(t);
+  ++gLiveTensors;
+  slot.reportedBytes = reportableBytes(slot.tensor);
+  if (slot.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reportedBytes);
+  auto bits = (static_cast<uintptr_t>(slot.generation) << 32) | index;
+  napi_value ext;
+  NAPI_THROW_IF_FAILED(env, napi_create_external(env, reinterpret_cast<void*>(bits), nullptr, nullptr, &ext), Napi::Value());
+  return Napi::Value(env, ext);
 }
 
-bool isTensorHandle(Napi::Env, const Napi::Value& v) { return boxOf(v) != nullptr; }
+const at::Tensor* findTensor(const Napi::Value& v, bool* disposed) {
+  Slot* slot = slotOf(v, disposed);
+  return slot ? &slot->tensor : nullptr;
+}
+
+bool isTensorHandle(Napi::Env, const Napi::Value& v) {
+  bool disposed = false;
+  return slotOf(v, &disposed) != nullptr;
+}
 
 const at::Tensor& unwrapTensor(const Napi::Value& v, const std::string& what) {
-  TensorBox* box = boxOf(v);
-  if (!box) throw Napi::TypeError::New(v.Env(), what + " must be a Tensor, got " + typeOfValue(v));
-  if (!box->tensor.defined()) throw Napi::Error::New(v.Env(), what + " is a disposed tensor");
-  return box->tensor;
+  bool disposed = false;
+  Slot* slot = slotOf(v, &disposed);
+  if (!slot) {
+    if (disposed) throw Napi::Error::New(v.Env(), what + " is a disposed tensor");
+    throw Napi::TypeError::New(v.Env(), what + " must be a Tensor, got " + typeOfValue(v));
+  }
+  return slot->tensor;
 }
 
 at::ScalarType parseDtype(Napi::Env env, const std::string& name, const std::string& what) {

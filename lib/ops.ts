@@ -31,7 +31,13 @@ export const ops = {
   },
   /** The same, on a libuv worker thread: the event loop stays free while it runs. */
   callAsync(name: string, overload: string, ...args: unknown[]): Promise<OpResult> {
-    return callOpAsync(resolve(name, overload), ...args);
+    let op: Op;
+    try {
+      op = resolve(name, overload);
+    } catch (e) {
+      return Promise.reject(e); // a Promise API rejects; it does not throw synchronously
+    }
+    return callOpAsync(op, ...args);
   },
   /** The operator's schema, e.g. 'aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor'. */
   schema(name: string, overload = ''): string {

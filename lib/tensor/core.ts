@@ -19,6 +19,11 @@ export class Op {
   }
 }
 
+// The GC backstop: a Tensor collected without dispose() gives its native tensor back. Explicit
+// dispose()/tidy() stay the way to free memory promptly (native memory does not press V8's GC
+// much, though CPU bytes are reported to it with napi_adjust_external_memory).
+const backstop = new FinalizationRegistry<TensorHandle>((handle) => native.dispose(handle));
+
 export class Tensor {
   /** @internal the native handle; use the methods instead. */
   readonly handle: TensorHandle;
@@ -26,6 +31,7 @@ export class Tensor {
   /** @internal tensors are made by factories and ops, not by `new`. */
   constructor(handle: TensorHandle) {
     this.handle = handle;
+    backstop.register(this, handle);
     trackTensor(this);
   }
 
@@ -48,7 +54,7 @@ export class Tensor {
     return native.info(this.handle)[3];
   }
   set requiresGrad(value: boolean) {
-    native.setRequiresGrad(this.handle, value);
+    this.#setRequiresGrad(value, 'requiresGrad');
   }
   /** The name of the autograd node that made this tensor (e.g. 'AddBackward0'), or null. */
   get gradFn(): string | null {
@@ -117,8 +123,20 @@ export class Tensor {
   }
   /** Sets requiresGrad in place and returns this (PyTorch's requires_grad_). */
   requiresGrad_(value = true): this {
-    native.setRequiresGrad(this.handle, value);
+    this.#setRequiresGrad(value, 'requiresGrad_');
     return this;
+  }
+  #setRequiresGrad(value: boolean, what: string): void {
+    // libtorch ignores this on a non-leaf (it keeps requiring grad through its gradFn); PyTorch throws.
+    if (!value) {
+      const [, , , requiresGrad, gradFn, isLeaf] = native.info(this.handle);
+      if (requiresGrad && !isLeaf) {
+        throw new Error(
+          `${what}: only leaf tensors can stop requiring grad (this one was made by ${gradFn}); use detach() for a tensor outside the graph`,
+        );
+      }
+    }
+    native.setRequiresGrad(this.handle, value);
   }
 
   toString(): string {

@@ -4,7 +4,14 @@ import type { DType, NestedArray, TensorOptions, TypedArray } from '../types';
 import { Op, Tensor, callTensor, expectTensor } from './core';
 
 function finish(t: Tensor, opts: TensorOptions): Tensor {
-  if (opts.requiresGrad === true) t.requiresGrad_(true);
+  if (opts.requiresGrad === true) {
+    try {
+      t.requiresGrad_(true);
+    } catch (e) {
+      t.dispose(); // e.g. an integer dtype: do not leak the tensor just made
+      throw e;
+    }
+  }
   return t;
 }
 

@@ -13,8 +13,9 @@ const AVG_POOL2D = new Op('aten::avg_pool2d');
 const ADAPTIVE_AVG_POOL2D = new Op('aten::adaptive_avg_pool2d');
 const EMBEDDING = new Op('aten::embedding');
 const CONSTANT_PAD = new Op('aten::constant_pad_nd');
-const REFLECTION_PAD2D = new Op('aten::reflection_pad2d');
-const REPLICATION_PAD2D = new Op('aten::replication_pad2d');
+// By the number of padded dims (padding.length / 2), as F.pad picks them.
+const REFLECTION_PAD = [new Op('aten::reflection_pad1d'), new Op('aten::reflection_pad2d'), new Op('aten::reflection_pad3d')];
+const REPLICATION_PAD = [new Op('aten::replication_pad1d'), new Op('aten::replication_pad2d'), new Op('aten::replication_pad3d')];
 const CROSS_ENTROPY = new Op('aten::cross_entropy_loss');
 const NLL_LOSS = new Op('aten::nll_loss_nd');
 const MSE_LOSS = new Op('aten::mse_loss');
@@ -87,8 +88,11 @@ const functionalOps = {
   /** Pads the last dims: [left, right, top, bottom, ...] as PyTorch's F.pad. */
   pad: (input: Tensor, padding: number[], mode: 'constant' | 'reflect' | 'replicate' = 'constant', value = 0): Tensor => {
     if (mode === 'constant') return callTensor(CONSTANT_PAD, input, padding, value);
-    if (mode === 'reflect') return callTensor(REFLECTION_PAD2D, input, padding);
-    if (mode === 'replicate') return callTensor(REPLICATION_PAD2D, input, padding);
+    if (mode === 'reflect' || mode === 'replicate') {
+      const op = (mode === 'reflect' ? REFLECTION_PAD : REPLICATION_PAD)[padding.length / 2 - 1];
+      if (op === undefined) throw new RangeError(`pad: '${mode}' padding takes 2, 4 or 6 values (1 to 3 dims), got ${padding.length}`);
+      return callTensor(op, input, padding);
+    }
     throw new TypeError(`pad: mode must be 'constant', 'reflect' or 'replicate', got '${String(mode)}'`);
   },
   /** Cross-entropy of logits [N, C, ...] against class indices [N, ...] (or class probabilities), with label smoothing. */

@@ -31,13 +31,15 @@ const POW_TT = new Op('aten::pow', 'Tensor_Tensor');
 const POW_TS = new Op('aten::pow', 'Tensor_Scalar');
 const MAXIMUM = new Op('aten::maximum');
 const MINIMUM = new Op('aten::minimum');
-const FULL_LIKE = new Op('aten::full_like');
 const GELU = new Op('aten::gelu');
 const SOFTMAX = new Op('aten::softmax', 'int');
 const LOG_SOFTMAX = new Op('aten::log_softmax', 'int');
 const CLAMP = new Op('aten::clamp');
 const CLAMP_ = new Op('aten::clamp_');
 const WHERE = new Op('aten::where', 'self');
+const WHERE_SCALAR_SELF = new Op('aten::where', 'ScalarSelf');
+const WHERE_SCALAR_OTHER = new Op('aten::where', 'ScalarOther');
+const WHERE_SCALAR = new Op('aten::where', 'Scalar');
 const SUM = new Op('aten::sum');
 const SUM_DIM = new Op('aten::sum', 'dim_IntList');
 const MEAN = new Op('aten::mean');
@@ -170,20 +172,17 @@ function pair(r: unknown): { values: Tensor; indices: Tensor } {
   return { values, indices };
 }
 
-/** where(condition, a, b): elements of `a` where `condition` holds, else of `b`. */
+/**
+ * where(condition, a, b): elements of `a` where `condition` holds, else of `b`. Numbers promote as
+ * PyTorch's scalars do (where(c, int64Tensor, 0.5) is float32; where(c, 1, 0) is int64).
+ */
 export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   const cond = expectTensor(condition, "where: argument 'condition'");
-  const like = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
-  const asTensor = (v: Tensor | number): Tensor =>
-    v instanceof Tensor ? v : callTensor(FULL_LIKE, like ?? cond, v, { dtype: like ? like.dtype : 'float32' });
-  const ta = asTensor(a);
-  const tb = asTensor(b);
-  try {
-    return callTensor(WHERE, cond, ta, tb);
-  } finally {
-    if (ta !== a) ta.dispose();
-    if (tb !== b) tb.dispose();
+  if (typeof a === 'number') {
+    return typeof b === 'number' ? callTensor(WHERE_SCALAR, cond, a, b) : callTensor(WHERE_SCALAR_SELF, cond, a, expectTensor(b, "where: argument 'other'"));
   }
+  const ta = expectTensor(a, "where: argument 'input'");
+  return typeof b === 'number' ? callTensor(WHERE_SCALAR_OTHER, cond, ta, b) : callTensor(WHERE, cond, ta, expectTensor(b, "where: argument 'other'"));
 }
 
 installMethods(mathOps);

@@ -59,7 +59,9 @@ function parseSlice(spec: string): { start: number | null; end: number | null; s
 function index(self: Tensor, ...indices: Index[]): Tensor {
   const ellipses = indices.filter((i) => i === '...').length;
   if (ellipses > 1) throw new TypeError('index: at most one ellipsis (...) is allowed');
-  const consumed = indices.filter((i) => i !== null && i !== '...').length;
+  // A bool (or uint8) mask consumes as many dims as it has, as in PyTorch; '...' expands to the rest.
+  const width = (i: Index): number => (i instanceof Tensor && (i.dtype === 'bool' || i.dtype === 'uint8') ? i.ndim : 1);
+  const consumed = indices.reduce<number>((n, i) => (i === null || i === '...' ? n : n + width(i)), 0);
   const shape = self.shape;
   if (consumed > shape.length) {
     throw new RangeError(`index: too many indices (${consumed}) for a tensor of ${shape.length} dimension(s)`);

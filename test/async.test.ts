@@ -1,0 +1,308 @@
+// Off-thread ops (ops.callAsync): results, rejections, input lifetimes and a free event loop;
+// version(); and CUDA, which runs only where a CUDA device is available.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it, expect } from 'vitest';
+import * as msam from '../lib';
+import type { Tensor } from '../lib';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const live = (): number => msam.memory().tensors;
+
+function expectClose(actual: Tensor, expected: Tensor, tol = 1e-9): void {
+  expect(actual.shape).toEqual(expected.shape);
+  expect(actual.dtype).toBe(expected.dtype);
+  const a = actual.data();
+  const e = expected.data();
+  let worst = 0;
+  for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(Number(a[i]) - Number(e[i])));
+  expect(worst).toBeLessThanOrEqual(tol);
+}
+
+/** Catches a rejection (or, wrongly, a synchronous throw) and says which it was. */
+async function outcome(start: () => Promise<unknown>): Promise<{ sync: boolean; error: unknown }> {
+  let p: Promise<unknown>;
+  try {
+    p = start();
+  } catch (error) {
+    return { sync: true, error };
+  }
+  try {
+    await p;
+  } catch (error) {
+    return { sync: false, error };
+  }
+  return { sync: false, error: undefined };
+}
+
+describe('ops.callAsync', () => {
+  it('resolves with the same values as the synchronous op', async () => {
+    await msam.tidy(async () => {
+      msam.manualSeed(1);
+      const a = msam.randn([64, 32], { dtype: 'float64' });
+      const b = msam.randn([32, 16], { dtype: 'float64' });
+
+      const mm = (await msam.ops.callAsync('aten::matmul', '', a, b)) as Tensor;
+      expect(mm).toBeInstanceOf(msam.Tensor);
+      expectClose(mm, a.matmul(b), 0);
+
+      const sum = (await msam.ops.callAsync('aten::add', 'Tensor', a, a, { alpha: 2 })) as Tensor;
+      expectClose(sum, a.add(a, 2), 0);
+
+      const soft = (await msam.ops.callAsync('aten::softmax', 'int', a, 1)) as Tensor;
+      expectClose(soft, a.softmax(1), 0);
+
+      // Several results come back as an array, in schema order.
+      const [values, indices] = (await msam.ops.callAsync('aten::max', 'dim', a, 1, false)) as Tensor[];
+      const sync = a.maxWithIndices(1);
+      expectClose(values as Tensor, sync.values, 0);
+      expect((indices as Tensor).toArray()).toEqual(sync.indices.toArray());
+
+      // A non-tensor result.
+      expect(await msam.ops.callAsync('aten::equal', '', a, a.clone())).toBe(true);
+      expect(await msam.ops.callAsync('aten::equal', '', a, a.add(1))).toBe(false);
+      return undefined;
+    });
+  });
+
+  it('resolves an in-place op to the very Tensor it was given', async () => {
+    const x = msam.ones([3]);
+    const y = msam.full([3], 2);
+    const r = await msam.ops.callAsync('aten::add_', 'Tensor', x, y);
+    expect(r).toBe(x);
+    expect(x.toArray()).toEqual([3, 3, 3]);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('rejects with an Error naming the op on a shape mismatch', async () => {
+    const before = live();
+    const a = msam.ones([2, 3]);
+    const b = msam.ones([4, 5]);
+    const { sync, error } = await outcome(() => msam.ops.callAsync('aten::matmul', '', a, b));
+    expect(sync).toBe(false);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).constructor).toBe(Error);
+    expect((error as Error).message).toMatch(/aten::matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/);
+    expect((error as Error).message).not.toMatch(/Exception raised from/);
+
+    const four = msam.ones([4]);
+    await expect(msam.ops.callAsync('aten::add', 'Tensor', a, four)).rejects.toThrow(
+      /aten::add\.Tensor: The size of tensor a \(3\) must match the size of tensor b \(4\)/,
+    );
+    // The error left everything usable.
+    const at = a.transpose(0, 1);
+    const c = (await msam.ops.callAsync('aten::matmul', '', a, at)) as Tensor;
+    expect(c.toArray()).toEqual([[3, 3], [3, 3]]);
+    for (const t of [a, b, four, at, c]) t.dispose();
+    expect(live()).toBe(before);
+  });
+
+  it('rejects (never throws synchronously) on bad arguments', async () => {
+    const a = msam.ones([2]);
+    const gone = msam.ones([2]);
+    gone.dispose();
+    const cases: [() => Promise<unknown>, ErrorConstructor, RegExp][] = [
+      [() => msam.ops.callAsync('aten::neg', '', 'x'), TypeError, /aten::neg: argument 'self' must be a Tensor, got a string/],
+      [() => msam.ops.callAsync('aten::neg', '', gone), Error, /aten::neg: argument 'self' is a disposed tensor/],
+      [() => msam.ops.callAsync('aten::add', 'Tensor', a), TypeError, /aten::add\.Tensor: missing argument 'other'/],
+      [() => msam.ops.callAsync('aten::neg', '', a, { bogus: 1 }), TypeError, /aten::neg: unknown keyword argument 'bogus'/],
+      [() => msam.ops.callAsync('aten::frobnicate', ''), Error, /ops: unknown operator 'aten::frobnicate'/],
+      [() => msam.ops.callAsync('neg', ''), TypeError, /operator name must look like 'aten::add'/],
+      // An error raised by the op itself on the worker thread.
+      [() => msam.ops.callAsync('aten::narrow', '', a, 0, 1, 5), Error, /aten::narrow: start \(1\) \+ length \(5\) exceeds dimension size \(2\)/],
+    ];
+    try {
+      for (const [start, type, message] of cases) {
+        const { sync, error } = await outcome(start);
+        expect(sync, String(message)).toBe(false);
+        expect((error as Error).constructor, String(message)).toBe(type);
+        expect((error as Error).message).toMatch(message);
+      }
+    } finally {
+      a.dispose();
+    }
+  });
+
+  // csrc/worker.cc keeps only the message of an exception raised on the worker thread
+  // (describeCurrentException + SetError), so a c10::IndexError that the synchronous call turns into
+  // a RangeError (errors.cc) rejects as a plain Error: ops.callAsync('aten::select', 'int', t, 0, 9)
+  // rejects with Error("aten::select.int: select(): index 9 out of range ...") where
+  // ops.call(...) throws RangeError with the same message.
+  it.todo('rejects with a RangeError for an index out of range, as the synchronous call throws');
+
+  it('keeps its inputs alive when they are disposed right after the call', async () => {
+    const before = live();
+    msam.manualSeed(2);
+    const a = msam.randn([300, 300], { dtype: 'float64' });
+    const b = msam.randn([300, 300], { dtype: 'float64' });
+    const expected = a.matmul(b);
+    const pending = msam.ops.callAsync('aten::matmul', '', a, b);
+    a.dispose();
+    b.dispose();
+    expect(a.isDisposed && b.isDisposed).toBe(true);
+    gc?.();
+    await turn();
+    const r = (await pending) as Tensor;
+    expectClose(r, expected, 0);
+    r.dispose();
+    expected.dispose();
+    expect(live()).toBe(before);
+  });
+
+  it('many concurrent calls all resolve correctly', async () => {
+    const before = live();
+    const xs = Array.from({ length: 16 }, (_, i) => msam.full([8, 8], i, { dtype: 'float64' }));
+    const rs = (await Promise.all(xs.map((x) => msam.ops.callAsync('aten::mm', '', x, x)))) as Tensor[];
+    rs.forEach((r, i) => {
+      expect(r.data().every((v) => v === 8 * i * i)).toBe(true);
+    });
+    for (const t of [...xs, ...rs]) t.dispose();
+    expect(live()).toBe(before);
+  });
+
+  it('leaves the event loop free: a 5 ms timer keeps ticking (max gap < 50 ms) through ~1 s of matmuls', async () => {
+    // A size whose product takes long enough (>= 80 ms) that a blocked loop would show.
+    let n = 400;
+    for (;;) {
+      const m = msam.randn([n, n], { dtype: 'float64' });
+      const start = performance.now();
+      m.mm(m).dispose();
+      const ms = performance.now() - start;
+      m.dispose();
+      if (ms >= 80 || n >= 3200) break;
+      n = Math.round(n * 1.5);
+    }
+    msam.manualSeed(3);
+    const a = msam.randn([n, n], { dtype: 'float64' });
+    const b = msam.randn([n, n], { dtype: 'float64' });
+    // Warm up (the first product pays one-time costs) on the worker too.
+    ((await msam.ops.callAsync('aten::mm', '', a, b)) as Tensor).dispose();
+
+    const ticks: number[] = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 5);
+    const t0 = performance.now();
+    let products = 0;
+    let last: Tensor | undefined;
+    try {
+      // A chain: each product feeds the next (scaled down to stay finite).
+      let x = a;
+      while (performance.now() - t0 < 1000 && products < 500) {
+        const y = (await msam.ops.callAsync('aten::mm', '', x, b)) as Tensor;
+        const z = (await msam.ops.callAsync('aten::div', 'Scalar', y, Math.sqrt(n))) as Tensor;
+        y.dispose();
+        if (x !== a) x.dispose();
+        x = z;
+        products++;
+      }
+      last = x;
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - t0;
+    ticks.unshift(t0);
+    ticks.push(performance.now());
+    let maxGap = 0;
+    for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, (ticks[i] as number) - (ticks[i - 1] as number));
+
+    expect(products).toBeGreaterThan(1);
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(maxGap).toBeLessThan(50);
+    expect(ticks.length).toBeGreaterThan(elapsed / 25); // it ticked all along, not just in between
+
+    // And the chain computed the right thing: the same products done synchronously.
+    const check = msam.tidy(() => {
+      let x = a;
+      for (let i = 0; i < products; i++) x = x.mm(b).div(Math.sqrt(n));
+      return x;
+    });
+    expectClose(last as Tensor, check, 1e-6);
+    for (const t of [a, b, last as Tensor, check]) t.dispose();
+  });
+});
+
+describe('version()', () => {
+  it('reports msam, libtorch 1.13.x and the CUDA runtime (null for a CPU-only libtorch)', () => {
+    const v = msam.version();
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    expect(Object.keys(v).sort()).toEqual(['cuda', 'libtorch', 'msam']);
+    expect(v.msam).toBe(pkg.version);
+    expect(v.libtorch).toMatch(/^1\.13\.\d+/);
+    // The device parser says the same thing version() does about how libtorch was built.
+    let builtWithoutCuda = false;
+    try {
+      msam.ones([1], { device: 'cuda' }).dispose();
+    } catch (e) {
+      builtWithoutCuda = /built without CUDA/.test((e as Error).message);
+    }
+    if (builtWithoutCuda) {
+      expect(v.cuda).toBeNull();
+      expect(msam.cuda.isAvailable()).toBe(false);
+      expect(msam.cuda.deviceCount()).toBe(0);
+    } else {
+      expect(v.cuda).toMatch(/^\d+\.\d+$/);
+    }
+  });
+});
+
+describe.skipIf(!msam.cuda.isAvailable())('CUDA', () => {
+  it('has a device', () => {
+    expect(msam.cuda.deviceCount()).toBeGreaterThanOrEqual(1);
+    expect(msam.version().cuda).toMatch(/^\d+\.\d+$/);
+  });
+
+  it('creates tensors on cuda and moves them back and forth with their values', () => {
+    const before = msam.memory();
+    const values = [[1, 2, 3], [4, 5, 6]];
+    const g = msam.tensor(values, { device: 'cuda' });
+    expect(g.device).toBe('cuda:0');
+    expect(g.toArray()).toEqual(values);
+
+    const c = g.cpu();
+    expect(c.device).toBe('cpu');
+    expect(c.toArray()).toEqual(values);
+    const back = c.to('cuda:0');
+    expect(back.device).toBe('cuda:0');
+    const z = msam.zeros([2, 3], { device: 'cuda', dtype: 'float64' });
+    expect(z.device).toBe('cuda:0');
+    expect(z.dtype).toBe('float64');
+
+    // Ops run on the device and agree with the CPU.
+    const prod = g.float().matmul(back.float().transpose(0, 1));
+    expect(prod.device).toBe('cuda:0');
+    expect(prod.cpu().toArray()).toEqual([[14, 32], [32, 77]]);
+    msam.cuda.synchronize();
+
+    // Mixing devices is an error that names the op.
+    expect(() => g.add(c)).toThrow(/aten::add\.Tensor: .*(cuda|device)/i);
+
+    for (const t of [g, c, back, z, prod]) t.dispose();
+    expect(msam.memory().tensors).toBeLessThanOrEqual(before.tensors + 2); // prod.cpu(), g.float() temporaries
+  });
+
+  it('memory() reports cuda bytes per device and the caching allocator', () => {
+    const before = msam.memory();
+    expect(Array.isArray(before.cuda)).toBe(true);
+    const t = msam.zeros([1024, 256], { device: 'cuda' }); // 1 MiB
+    const m = msam.memory();
+    expect(m.byDevice['cuda:0'] ?? 0).toBe((before.byDevice['cuda:0'] ?? 0) + 1024 * 1024);
+    expect(m.bytes).toBe(before.bytes + 1024 * 1024);
+    const stats = m.cuda?.find((d) => d.device === 0);
+    expect(stats).toBeDefined();
+    expect(stats!.allocated).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(stats!.reserved).toBeGreaterThanOrEqual(stats!.allocated);
+    expect(stats!.peakAllocated).toBeGreaterThanOrEqual(stats!.allocated);
+    t.dispose();
+    expect(msam.memory().byDevice['cuda:0'] ?? 0).toBe(before.byDevice['cuda:0'] ?? 0);
+  });
+
+  it('callAsync runs on cuda tensors', async () => {
+    const a = msam.ones([64, 64], { device: 'cuda' });
+    const r = (await msam.ops.callAsync('aten::mm', '', a, a)) as Tensor;
+    expect(r.device).toBe('cuda:0');
+    const s = r.sum();
+    expect(s.item()).toBe(64 * 64 * 64);
+    for (const t of [a, r, s]) t.dispose();
+  });
+});

@@ -12,7 +12,8 @@ struct Where {
   const std::string& op;
   const std::string& arg;
   int index = -1;
-  Where at(int i) const { return Where{op, arg, i}; }
+  bool emptyListOk = false;  // `int[2] stride=[]`: the empty default means "derive it"
+  Where at(int i) const { return Where{op, arg, i, emptyListOk}; }
   std::string str() const {
     return op + ": argument '" + arg + "'" + (index >= 0 ? "[" + std::to_string(index) + "]" : "");
   }
@@ -79,6 +80,12 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
       // `int[2] stride` also takes a single integer, as in PyTorch.
       if (v.IsNumber() && n) return c10::IValue(std::vector<int64_t>(*n, toInt(v, what)));
       auto arr = toArray(v, what, "an array of integers");
+      // A fixed-size list (`int[4] padding`) must have its size: some kernels index it blindly.
+      // (`int[1] dim` is the schema's way to say "an int or a list", of any length.)
+      if (n && *n > 1 && arr.Length() != static_cast<uint32_t>(*n) && !(arr.Length() == 0 && what.emptyListOk)) {
+        throw Napi::RangeError::New(v.Env(), what.str() + " must be an integer or a list of " + std::to_string(*n) +
+                                                 " integers, got a list of " + std::to_string(arr.Length()));
+      }
       std::vector<int64_t> out(arr.Length());
       for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toInt(arr.Get(i), what.at(static_cast<int>(i)));
       return c10::IValue(out);
@@ -169,7 +176,9 @@ c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optiona
 }  // namespace
 
 c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& op) {
-  return convert(v, arg.real_type(), arg.N(), Where{op, arg.name()});
+  const auto& def = arg.default_value();
+  bool emptyDefault = def && def->isIntList() && def->toIntList().empty();
+  return convert(v, arg.real_type(), arg.N(), Where{op, arg.name(), -1, emptyDefault});
 }
 
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {

@@ -27,23 +27,26 @@ void rethrowAsJs(Napi::Env env, const std::string& context) {
     throw;
   } catch (const Napi::Error&) {
     throw;
-  } catch (const c10::IndexError& e) {
-    throw Napi::RangeError::New(env, withContext(context, cleanMessage(e)));
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, withContext(context, cleanMessage(e)));
   } catch (...) {
-    throw Napi::Error::New(env, withContext(context, "unknown C++ exception"));
+    throw makeError(env, describeCurrentException(context));
   }
 }
 
-std::string describeCurrentException(const std::string& context) {
+ErrorDescription describeCurrentException(const std::string& context) {
   try {
     throw;
+  } catch (const c10::IndexError& e) {
+    return {withContext(context, cleanMessage(e)), true};
   } catch (const std::exception& e) {
-    return withContext(context, cleanMessage(e));
+    return {withContext(context, cleanMessage(e)), false};
   } catch (...) {
-    return withContext(context, "unknown C++ exception");
+    return {withContext(context, "unknown C++ exception"), false};
   }
+}
+
+Napi::Error makeError(Napi::Env env, const ErrorDescription& d) {
+  if (d.isRangeError) return Napi::RangeError::New(env, d.message);
+  return Napi::Error::New(env, d.message);
 }
 
 }  // namespace msam

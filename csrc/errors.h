@@ -12,8 +12,14 @@ std::string cleanMessage(const std::exception& e);
 // RangeError; everything else an Error.
 [[noreturn]] void rethrowAsJs(Napi::Env env, const std::string& context);
 
-// The same, as a plain message, for worker threads (where no JS value may be created).
-std::string describeCurrentException(const std::string& context);
+// The same, described for worker threads (where no JS value may be created), and made into a JS
+// error later, on the JS thread, of the same class as the synchronous path would throw.
+struct ErrorDescription {
+  std::string message;
+  bool isRangeError = false;
+};
+ErrorDescription describeCurrentException(const std::string& context);
+Napi::Error makeError(Napi::Env env, const ErrorDescription& d);
 
 // Wraps an exported function so that any exception becomes a JS error prefixed with its name
 // (which exportFunction passes as the function's data).

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <cmath>
 #include <unordered_map>
 
 #include "convert.h"
@@ -10,9 +11,15 @@
 namespace msam {
 namespace {
 
+// The signatures called unboxed (a typed call through the dispatcher, autograd included): the
+// element-wise and matrix ops that dominate small-tensor work. Anything else, and any call that
+// does not fit (keywords, non-tensor values), takes the boxed path, which also reports errors.
+enum class Fast { None, T, TT, TS, TTS, TSS };
+
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;  // "aten::add.Tensor", for messages
+  Fast fast = Fast::None;
   // For each return, the index of the argument it aliases with a write ("Tensor(a!)"), or -1:
   // in-place ops hand back the very JS value they were given.
   std::vector<int> writtenArg;
@@ -46,6 +53,28 @@ std::vector<int> writtenArguments(const c10::FunctionSchema& schema) {
   return out;
 }
 
+Fast fastSignature(const c10::FunctionSchema& schema) {
+  if (schema.returns().size() != 1 || schema.returns()[0].alias_info() || schema.is_vararg()) return Fast::None;
+  if (schema.returns()[0].real_type()->kind() != c10::TypeKind::TensorType) return Fast::None;
+  std::string kinds;
+  for (const auto& a : schema.arguments()) {
+    if (a.alias_info() || a.kwarg_only() != false) {
+      // a kwarg-only Scalar (add's alpha) is still positional in the C++ signature
+      if (a.alias_info()) return Fast::None;
+    }
+    auto k = a.real_type()->kind();
+    if (k == c10::TypeKind::TensorType) kinds += 'T';
+    else if (k == c10::TypeKind::NumberType) kinds += 'S';
+    else return Fast::None;
+  }
+  if (kinds == "T") return Fast::T;
+  if (kinds == "TT") return Fast::TT;
+  if (kinds == "TS") return Fast::TS;
+  if (kinds == "TTS") return Fast::TTS;
+  if (kinds == "TSS") return Fast::TSS;
+  return Fast::None;
+}
+
 // opHandle(name, overload) -> id
 Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -57,7 +86,7 @@ Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   if (it != gOpIds.end()) return Napi::Number::New(env, it->second);
   auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!handle) throw Napi::Error::New(env, "ops: unknown operator '" + key + "'");
-  gOps.push_back({*handle, key, writtenArguments(handle->schema())});
+  gOps.push_back({*handle, key, fastSignature(handle->schema()), writtenArguments(handle->schema())});
   uint32_t id = static_cast<uint32_t>(gOps.size() - 1);
   gOpIds.emplace(key, id);
   return Napi::Number::New(env, id);
@@ -150,9 +179,59 @@ Napi::Value results(Napi::Env env, const OpEntry& op, torch::jit::Stack& stack, 
   return out;
 }
 
+// The unboxed call of a Fast op, or an undefined tensor when these JS arguments do not fit it.
+at::Tensor callFast(const Napi::CallbackInfo& info, const OpEntry& op) {
+  const auto& args = op.handle.schema().arguments();
+  size_t given = info.Length() - 1;
+  if (given > args.size()) return at::Tensor();
+  const at::Tensor* t[2] = {nullptr, nullptr};
+  c10::Scalar sc[2];
+  size_t nt = 0, ns = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    Napi::Value v = i < given ? info[1 + i] : info.Env().Undefined();
+    if (args[i].real_type()->kind() == c10::TypeKind::TensorType) {
+      bool disposed = false;
+      t[nt] = findTensor(v, &disposed);
+      if (!t[nt++]) return at::Tensor();
+    } else if (v.IsNumber()) {
+      double d = v.As<Napi::Number>().DoubleValue();
+      // the same rule as the boxed path: integral numbers are integer Scalars
+      if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) {
+        sc[ns++] = c10::Scalar(static_cast<int64_t>(d));
+      } else {
+        sc[ns++] = c10::Scalar(d);
+      }
+    } else if (v.IsUndefined() && args[i].default_value()) {
+      sc[ns++] = args[i].default_value()->toScalar();
+    } else {
+      return at::Tensor();
+    }
+  }
+  using T = const at::Tensor&;
+  using S = const c10::Scalar&;
+  switch (op.fast) {
+    case Fast::T: return op.handle.typed<at::Tensor(T)>().call(*t[0]);
+    case Fast::TT: return op.handle.typed<at::Tensor(T, T)>().call(*t[0], *t[1]);
+    case Fast::TS: return op.handle.typed<at::Tensor(T, S)>().call(*t[0], sc[0]);
+    case Fast::TTS: return op.handle.typed<at::Tensor(T, T, S)>().call(*t[0], *t[1], sc[0]);
+    case Fast::TSS: return op.handle.typed<at::Tensor(T, S, S)>().call(*t[0], sc[0], sc[1]);
+    case Fast::None: break;
+  }
+  return at::Tensor();
+}
+
 // call(id, ...args) -> result (a handle, a number, an array for several results, ...)
 Napi::Value Call(const Napi::CallbackInfo& info) {
   const OpEntry& op = entryOf(info[0]);
+  if (op.fast != Fast::None) {
+    at::Tensor out;
+    try {
+      out = callFast(info, op);
+    } catch (...) {
+      rethrowAsJs(info.Env(), op.name);
+    }
+    if (out.defined()) return wrapTensor(info.Env(), std::move(out));
+  }
   // One stack reused by every call (the JS thread never re-enters here): no allocation per call.
   static torch::jit::Stack stack;
   stack.clear();

@@ -30,7 +30,8 @@ void PromiseWorker::Execute() {
     at::AutoGradMode mode(gradEnabled_);
     results_ = work_();
   } catch (...) {
-    SetError(describeCurrentException(what_));
+    error_ = describeCurrentException(what_);
+    SetError(error_.message);
   }
 }
 
@@ -44,11 +45,11 @@ void PromiseWorker::OnOK() {
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   } catch (...) {
-    deferred_.Reject(Napi::Error::New(env, describeCurrentException(what_)).Value());
+    deferred_.Reject(makeError(env, describeCurrentException(what_)).Value());
   }
   results_.clear();
 }
 
-void PromiseWorker::OnError(const Napi::Error& e) { deferred_.Reject(e.Value()); }
+void PromiseWorker::OnError(const Napi::Error&) { deferred_.Reject(makeError(Env(), error_).Value()); }
 
 }  // namespace msam

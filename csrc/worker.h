@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "common.h"
+#include "errors.h"
 
 namespace msam {
 
@@ -34,6 +35,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::vector<Napi::Reference<Napi::Value>> keepAlive_;
   Napi::Promise::Deferred deferred_;
   bool gradEnabled_;  // autograd's mode is thread-local: carry the caller's over
+  ErrorDescription error_;
 };
 
 }  // namespace msam

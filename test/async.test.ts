@@ -125,12 +125,13 @@ describe('ops.callAsync', () => {
     }
   });
 
-  // csrc/worker.cc keeps only the message of an exception raised on the worker thread
-  // (describeCurrentException + SetError), so a c10::IndexError that the synchronous call turns into
-  // a RangeError (errors.cc) rejects as a plain Error: ops.callAsync('aten::select', 'int', t, 0, 9)
-  // rejects with Error("aten::select.int: select(): index 9 out of range ...") where
-  // ops.call(...) throws RangeError with the same message.
-  it.todo('rejects with a RangeError for an index out of range, as the synchronous call throws');
+  it('rejects with a RangeError for an index out of range, as the synchronous call throws', async () => {
+    const t = msam.ones([3]);
+    expect(() => msam.ops.call('aten::select', 'int', t, 0, 9)).toThrow(RangeError);
+    await expect(msam.ops.callAsync('aten::select', 'int', t, 0, 9)).rejects.toThrow(RangeError);
+    await expect(msam.ops.callAsync('aten::select', 'int', t, 0, 9)).rejects.toThrow(/aten::select\.int: .*index 9 out of range/);
+    t.dispose();
+  });
 
   it('keeps its inputs alive when they are disposed right after the call', async () => {
     const before = live();

@@ -135,6 +135,19 @@ const cases: Case[] = [
     message: /aten::to\.device: argument 'device': device 'cuda' is not available/,
   },
 
+  {
+    name: "to('float128'), neither a dtype nor a device",
+    run: () => ones([2]).to('float128' as msam.DType),
+    type: TypeError,
+    message: /to: 'float128' is neither a dtype \(float32, .*\) nor a device/,
+  },
+  {
+    name: "to('tpu')",
+    run: () => ones([2]).to('tpu' as msam.Device),
+    type: TypeError,
+    message: /to: 'tpu' is neither a dtype .* nor a device/,
+  },
+
   // ---- dtype names ----
   {
     name: "unknown dtype 'float128' to a factory",
@@ -367,6 +380,19 @@ const cases: Case[] = [
     run: () => msam.ops.call('aten::add', 'Tensor', ones([2])),
     type: TypeError,
     message: /aten::add\.Tensor: missing argument 'other'/,
+  },
+
+  {
+    name: 'a 2-element padding for a 4-element int[4] argument',
+    run: () => msam.ops.call('aten::reflection_pad2d', '', ones([1, 1, 3, 3]), [1, 2]),
+    type: RangeError,
+    message: /aten::reflection_pad2d: argument 'padding' must be an integer or a list of 4 integers, got a list of 2/,
+  },
+  {
+    name: 'a 3-element stride for conv2d',
+    run: () => msam.conv2d(ones([1, 1, 5, 5]), ones([1, 1, 3, 3]), null, { stride: [1, 1, 1] as unknown as [number, number] }),
+    type: RangeError,
+    message: /aten::conv2d: argument 'stride' must be an integer or a list of 2 integers, got a list of 3/,
   },
 
   // ---- option values ----

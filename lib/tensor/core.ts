@@ -171,18 +171,30 @@ export type OpResult = Tensor | number | boolean | string | null | OpResult[];
 
 /** Calls an ATen operator: positional arguments in schema order, optionally then an object of keyword arguments. */
 export function callOp(op: Op, ...args: unknown[]): OpResult {
-  return fromNative(native.call(op.id, ...args.map(toNativeArg)), args) as OpResult;
+  // The common arities skip the spread: this is the per-op overhead every call pays.
+  const id = op.id;
+  let result: unknown;
+  switch (args.length) {
+    case 1:
+      result = native.call(id, toNativeArg(args[0]));
+      break;
+    case 2:
+      result = native.call(id, toNativeArg(args[0]), toNativeArg(args[1]));
+      break;
+    case 3:
+      result = native.call(id, toNativeArg(args[0]), toNativeArg(args[1]), toNativeArg(args[2]));
+      break;
+    default:
+      result = native.call(id, ...args.map(toNativeArg));
+  }
+  return fromNative(result, args) as OpResult;
 }
 
 /** callOp for ops known to return one tensor. */
-export function callTensor(op: Op, ...args: unknown[]): Tensor {
-  return callOp(op, ...args) as Tensor;
-}
+export const callTensor = callOp as (op: Op, ...args: unknown[]) => Tensor;
 
 /** callOp for ops known to return a list of tensors. */
-export function callTensors(op: Op, ...args: unknown[]): Tensor[] {
-  return callOp(op, ...args) as Tensor[];
-}
+export const callTensors = callOp as (op: Op, ...args: unknown[]) => Tensor[];
 
 /** The same op on a libuv worker thread; the event loop stays free. */
 export async function callOpAsync(op: Op, ...args: unknown[]): Promise<OpResult> {

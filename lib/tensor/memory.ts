@@ -5,22 +5,24 @@ import type { Tensor } from './core';
 
 class Scope {
   readonly tensors = new Set<Tensor>();
+  closed = false;
   constructor(readonly parent: Scope | undefined) {}
 }
 
 const syncScopes: Scope[] = [];
 const asyncScopes = new AsyncLocalStorage<Scope>();
-let asyncScopesUsed = false;
+let openScopes = 0; // tidy() scopes not yet closed: only then can an async scope be current
 const kept = new WeakSet<Tensor>();
 
 function currentScope(): Scope | undefined {
-  return syncScopes[syncScopes.length - 1] ?? (asyncScopesUsed ? asyncScopes.getStore() : undefined);
+  return syncScopes[syncScopes.length - 1] ?? (openScopes > 0 ? asyncScopes.getStore() : undefined);
 }
 
 /** Called by every Tensor on creation: the innermost tidy() scope owns it. */
 export function trackTensor(t: Tensor): void {
   const scope = currentScope();
-  if (scope !== undefined) scope.tensors.add(t);
+  // A closed scope can still be current in a stray async continuation of its function.
+  if (scope !== undefined && !scope.closed) scope.tensors.add(t);
 }
 
 function collectTensors(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor, depth = 0): void {
@@ -35,6 +37,8 @@ function collectTensors(value: unknown, into: Set<Tensor>, isTensor: (v: unknown
 }
 
 function closeScope(scope: Scope, result: unknown): void {
+  scope.closed = true;
+  openScopes--;
   const escaped = new Set<Tensor>();
   collectTensors(result, escaped, (v): v is Tensor => scope.tensors.has(v as Tensor));
   for (const t of scope.tensors) {
@@ -54,7 +58,7 @@ function closeScope(scope: Scope, result: unknown): void {
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Scope(currentScope());
-  asyncScopesUsed = true;
+  openScopes++;
   syncScopes.push(scope);
   let result: T;
   try {

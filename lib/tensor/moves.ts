@@ -12,6 +12,9 @@ const DTYPES = new Set<string>(['float32', 'float64', 'bfloat16', 'float16', 'in
 function to(self: Tensor, target: Device | DType, opts: { dtype?: DType; nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
   if (typeof target !== 'string') throw new TypeError(`to: target must be a device or dtype name, got ${typeof target}`);
   if (DTYPES.has(target)) return callTensor(TO_DTYPE, self, target, opts.nonBlocking ?? false, opts.copy ?? false);
+  if (!/^(cpu|cuda(:\d+)?)$/.test(target)) {
+    throw new TypeError(`to: '${target}' is neither a dtype (${[...DTYPES].join(', ')}) nor a device ('cpu', 'cuda', 'cuda:N')`);
+  }
   return callTensor(TO_DEVICE, self, target, opts.dtype ?? self.dtype, opts.nonBlocking ?? false, opts.copy ?? false);
 }
 

@@ -74,14 +74,23 @@ export function packageRoot(): string {
   }
 }
 
+/** A prebuilt binary for this platform (prebuildify's layout: prebuilds/<platform>-<arch>/*.node), or null. */
+function findPrebuild(root: string): string | null {
+  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (!fs.existsSync(dir)) return null;
+  const libc = process.platform === 'linux' ? (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc') : null;
+  const candidates = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.node') && f.includes('napi'))
+    .filter((f) => libc === null || !/\.(glibc|musl)\./.test(f) || f.includes(`.${libc}.`));
+  return candidates.length > 0 ? path.join(dir, candidates[0] as string) : null;
+}
+
 function load(): NativeAddon {
   const root = packageRoot();
-  let file: string;
-  try {
-    // A prebuild for this platform (prebuilds/<platform>-<arch>/) when one matches, else build/Release.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    file = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
-  } catch {
+  // A prebuild when one matches this platform, else the local build (cmake-js or node-gyp).
+  const file = findPrebuild(root) ?? path.join(root, 'build', 'Release', 'msam.node');
+  if (!fs.existsSync(file)) {
     throw new Error(
       'msam: the native addon is not built and no prebuilt binary matches this platform.\n' +
         `Build it from ${root} with \`npm run build:native\` (cmake-js; it needs libtorch: set LIBTORCH, ` +

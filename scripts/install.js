@@ -5,11 +5,9 @@
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 const root = path.resolve(__dirname, '..');
-try {
-  require('node-gyp-build').resolve(root);
-  process.exit(0); // a prebuild or an earlier local build is there
-} catch {
-  // nothing to load yet: build it
-}
+const fs = require('node:fs');
+const prebuilds = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const hasPrebuild = fs.existsSync(prebuilds) && fs.readdirSync(prebuilds).some((f) => f.endsWith('.node'));
+if (hasPrebuild || fs.existsSync(path.join(root, 'build', 'Release', 'msam.node'))) process.exit(0);
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 execFileSync(process.execPath, [cmakeJs, 'compile', '--CDCMAKE_BUILD_TYPE=Release'], { cwd: root, stdio: 'inherit' });

@@ -81,7 +81,7 @@ function findPrebuild(root: string): string | null {
   const libc = process.platform === 'linux' ? (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc') : null;
   const candidates = fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.node') && f.includes('napi'))
+    .filter((f) => f.endsWith('.node'))
     .filter((f) => libc === null || !/\.(glibc|musl)\./.test(f) || f.includes(`.${libc}.`));
   return candidates.length > 0 ? path.join(dir, candidates[0] as string) : null;
 }

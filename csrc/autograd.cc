@@ -74,6 +74,14 @@ Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setData(tensor, source): points `tensor` at the source's data, keeping its identity (and so every
+// handle and optimizer that refers to it), as PyTorch's `param.data = ...`.
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  at::Tensor t = unwrapTensor(info[0], "setData: tensor");
+  t.set_data(unwrapTensor(info[1], "setData: source"));
+  return info.Env().Undefined();
+}
+
 Napi::Value RetainGrad(const Napi::CallbackInfo& info) {
   unwrapTensor(info[0], "retainGrad").retain_grad();
   return info.Env().Undefined();
@@ -99,6 +107,7 @@ void initAutograd(Napi::Env env, Napi::Object exports) {
   exportFunction<SetGrad>(env, exports, "setGrad");
   exportFunction<SetRequiresGrad>(env, exports, "setRequiresGrad");
   exportFunction<RetainGrad>(env, exports, "retainGrad");
+  exportFunction<SetData>(env, exports, "setData");
   exportFunction<IsGradEnabled>(env, exports, "isGradEnabled");
   exportFunction<SetGradEnabled>(env, exports, "setGradEnabled");
 }

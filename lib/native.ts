@@ -8,6 +8,11 @@ export interface TensorHandle {
   readonly __tensorHandle: unique symbol;
 }
 
+/** An opaque native module handle (a type-tagged External owning a shared_ptr<nn::Module>). */
+export interface ModuleHandle {
+  readonly __moduleHandle: unique symbol;
+}
+
 export type NativeValue = TensorHandle | number | boolean | string | null | undefined | NativeValue[] | { [k: string]: NativeValue };
 
 export interface NativeMemory {
@@ -49,8 +54,20 @@ export interface NativeAddon {
   setGrad(t: TensorHandle, g: TensorHandle | null): void;
   setRequiresGrad(t: TensorHandle, value: boolean): void;
   retainGrad(t: TensorHandle): void;
+  setData(t: TensorHandle, source: TensorHandle): void;
   isGradEnabled(): boolean;
   setGradEnabled(enabled: boolean): boolean;
+  // native modules
+  moduleCreate(type: string, options: object): ModuleHandle;
+  moduleForward(m: ModuleHandle, inputs: TensorHandle[]): TensorHandle;
+  moduleNamedParameters(m: ModuleHandle): [string, TensorHandle][];
+  moduleNamedBuffers(m: ModuleHandle): [string, TensorHandle][];
+  moduleChildren(m: ModuleHandle): [string, ModuleHandle][];
+  moduleTrain(m: ModuleHandle, on: boolean): void;
+  moduleIsTraining(m: ModuleHandle): boolean;
+  moduleTo(m: ModuleHandle, device: string | null, dtype: string | null): void;
+  moduleRepr(m: ModuleHandle): string;
+  moduleType(m: ModuleHandle): string;
   // runtime
   version(): { libtorch: string; cuda: string | null };
   manualSeed(seed: number): void;

@@ -1,0 +1,90 @@
+// Attention and the pieces of ViT and text transformers, native; TransformerEncoderLayer is
+// assembled from them with PyTorch's (or torchvision ViT's) parameter names.
+import { Dropout, GELU, LayerNorm, Linear, ReLU } from './layers';
+import { NativeModule, createNative } from './native-module';
+import { Residual, Sequential } from './containers';
+
+/** Self-attention over [N, S, E] (batch first); a second input [N, S] masks padding (0 = padding). */
+export class MultiheadAttention extends NativeModule {
+  constructor(embedDim: number, numHeads: number, opts: { dropout?: number; bias?: boolean } = {}) {
+    super(createNative('MultiheadAttention', { embedDim, numHeads, ...opts }));
+  }
+}
+/** [N, C, H, W] → [N, (H/p)·(W/p), D] through a p×p, stride-p convolution (ViT's conv_proj). */
+export class PatchEmbedding extends NativeModule {
+  constructor(inChannels: number, embedDim: number, patchSize: number) {
+    super(createNative('PatchEmbedding', { inChannels, embedDim, patchSize }));
+  }
+}
+/** Prepends a learned token: [N, S, D] → [N, S + 1, D]. */
+export class ClassToken extends NativeModule {
+  constructor(embedDim: number) {
+    super(createNative('ClassToken', { embedDim }));
+  }
+}
+/** Adds a learned position embedding [1, S, D]. */
+export class PositionEmbedding extends NativeModule {
+  constructor(numPositions: number, embedDim: number) {
+    super(createNative('PositionEmbedding', { numPositions, embedDim }));
+  }
+}
+/** [N, S, D] → [N, D]: the token at `index`. */
+export class TokenSelect extends NativeModule {
+  constructor(index = 0) {
+    super(createNative('TokenSelect', { index }));
+  }
+}
+/** Token ids [N, S] (+ an attention mask, passed on) → token + learned position embeddings [N, S, D]. */
+export class TokenPositionEmbedding extends NativeModule {
+  constructor(vocabSize: number, maxPositions: number, embedDim: number, opts: { paddingIdx?: number } = {}) {
+    super(createNative('TokenPositionEmbedding', { vocabSize, maxPositions, embedDim, ...opts }));
+  }
+}
+
+export interface TransformerEncoderLayerOptions {
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: 'relu' | 'gelu';
+  /** Pre-norm (LayerNorm before attention and MLP) instead of PyTorch's default post-norm. */
+  normFirst?: boolean;
+  layerNormEps?: number;
+  /** Parameter names: PyTorch's nn.TransformerEncoderLayer, or torchvision ViT's EncoderBlock (pre-norm). */
+  naming?: 'pytorch' | 'vit';
+}
+
+/**
+ * A transformer encoder layer over [N, S, E] (+ an optional attention mask), as
+ * nn.TransformerEncoderLayer(batch_first=True). With naming 'vit' it is torchvision's ViT
+ * EncoderBlock (ln_1, self_attention, ln_2, mlp.0, mlp.3; always pre-norm, GELU).
+ */
+export class TransformerEncoderLayer extends NativeModule {
+  constructor(dModel: number, nhead: number, opts: TransformerEncoderLayerOptions = {}) {
+    const ff = opts.dimFeedforward ?? 2048;
+    const p = opts.dropout ?? 0.1;
+    const eps = opts.layerNormEps ?? 1e-5;
+    const act = () => ((opts.activation ?? (opts.naming === 'vit' ? 'gelu' : 'relu')) === 'gelu' ? new GELU() : new ReLU());
+    const attention = new MultiheadAttention(dModel, nhead, { dropout: p });
+    let block: Sequential;
+    if (opts.naming === 'vit') {
+      const mlp = new Sequential(new Linear(dModel, ff), act(), new Dropout(p), new Linear(ff, dModel), new Dropout(p));
+      block = new Sequential([
+        ['', new Residual({ body: [['ln_1', new LayerNorm(dModel, { eps })], ['self_attention', attention], ['dropout', new Dropout(p)]] })],
+        ['', new Residual({ body: [['ln_2', new LayerNorm(dModel, { eps })], ['mlp', mlp]] })],
+      ]);
+    } else {
+      const attn = new Residual({ body: [['self_attn', attention], ['dropout1', new Dropout(p)]] });
+      const mlp = new Residual({
+        body: [['linear1', new Linear(dModel, ff)], ['activation', act()], ['dropout', new Dropout(p)], ['linear2', new Linear(ff, dModel)], ['dropout2', new Dropout(p)]],
+      });
+      const norm1 = new LayerNorm(dModel, { eps });
+      const norm2 = new LayerNorm(dModel, { eps });
+      block = opts.normFirst
+        ? new Sequential([
+            ['', new Residual({ body: [['norm1', norm1], ...attn.namedChildren()] })],
+            ['', new Residual({ body: [['norm2', norm2], ...mlp.namedChildren()] })],
+          ])
+        : new Sequential([['', attn], ['norm1', norm1], ['', mlp], ['norm2', norm2]]);
+    }
+    super(block.handle);
+  }
+}

@@ -1,5 +1,6 @@
 // The addon's entry point: each concern registers its own exports.
 #include "autograd.h"
+#include "msam/bindings.h"
 #include "nn/bindings.h"
 #include "ops.h"
 #include "runtime.h"
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initAutograd(env, exports);
   initRuntime(env, exports);
   nn::initModules(env, exports);
+  initMsam(env, exports);
   return exports;
 }
 

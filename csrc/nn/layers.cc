@@ -85,10 +85,15 @@ class BatchNorm : public Module {
                 c_, ", got ", shapeOf(in));
     TORCH_CHECK(in.size(1) == c_, "expected ", c_, " channels in dim 1, got ", shapeOf(in));
     bool useBatchStats = training() || !track_;
-    if (training() && track_) buffer(2).add_(1);
+    // Running statistics are read in eval mode and updated in training mode, unless frozen.
+    bool useRunning = track_ && !(training() && FreezeRunningStats::active());
+    if (training() && useRunning) {
+      at::NoGradGuard noGrad;
+      buffer(2).add_(1);
+    }
     return withActivation(at::batch_norm(in, affine_ ? param(0) : at::Tensor(), affine_ ? param(1) : at::Tensor(),
-                                         track_ ? buffer(0) : at::Tensor(), track_ ? buffer(1) : at::Tensor(), useBatchStats,
-                                         momentum_, eps_, true),
+                                         useRunning ? buffer(0) : at::Tensor(), useRunning ? buffer(1) : at::Tensor(),
+                                         useBatchStats, momentum_, eps_, true),
                           x);
   }
   std::string options() const override { return c10::str(c_, ", eps=", eps_, ", momentum=", momentum_); }

@@ -10,6 +10,14 @@ std::string join(const std::string& prefix, const std::string& name) {
 }
 }  // namespace
 
+namespace {
+thread_local bool tFrozen = false;
+}  // namespace
+
+FreezeRunningStats::FreezeRunningStats() : previous_(tFrozen) { tFrozen = true; }
+FreezeRunningStats::~FreezeRunningStats() { tFrozen = previous_; }
+bool FreezeRunningStats::active() { return tFrozen; }
+
 Tensors Module::callChild(const std::string& name, Module& child, const Tensors& inputs) {
   try {
     return child.forward(inputs);

@@ -83,6 +83,21 @@ class Module {
   Named<std::shared_ptr<Module>> children_;
 };
 
+// While one of these lives on a thread, BatchNorm layers in training mode there normalize with the
+// batch's statistics but leave their running statistics (and num_batches_tracked) untouched: the
+// mSAM step's perturbed passes, and bnMode 'freeze'.
+class FreezeRunningStats {
+ public:
+  FreezeRunningStats();
+  ~FreezeRunningStats();
+  FreezeRunningStats(const FreezeRunningStats&) = delete;
+  FreezeRunningStats& operator=(const FreezeRunningStats&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
 // Replaces inputs[0] by y, keeping the context.
 inline Tensors withActivation(at::Tensor y, const Tensors& inputs) {
   Tensors out = inputs;

@@ -1,0 +1,101 @@
+#include "msam/bindings.h"
+
+#include "errors.h"
+#include "msam/step.h"
+#include "nn/bindings.h"
+#include "tensor.h"
+#include "worker.h"
+
+namespace msam {
+namespace {
+
+// The options object, already validated by lib/msam.ts; checked again here for type safety.
+MsamOptions optionsFromJs(const Napi::Value& v) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "msam: options must be an object");
+  auto o = v.As<Napi::Object>();
+  MsamOptions opts;
+  auto number = [&](const char* name, double fallback) {
+    Napi::Value x = o.Get(name);
+    if (x.IsUndefined()) return fallback;
+    if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string("msam: option '") + name + "' must be a number");
+    return x.As<Napi::Number>().DoubleValue();
+  };
+  opts.m = static_cast<int64_t>(number("m", 32));
+  opts.rho = number("rho", 0.2);
+  opts.adaptive = o.Get("adaptive").ToBoolean();
+  opts.eta = number("eta", 0.01);
+  opts.freezeBatchNorm = o.Get("bnMode").IsString() && o.Get("bnMode").As<Napi::String>().Utf8Value() == "freeze";
+  bool inLoss = o.Get("weightDecayIn").IsString() && o.Get("weightDecayIn").As<Napi::String>().Utf8Value() == "loss";
+  opts.lossWeightDecay = inLoss ? number("weightDecay", 0) : 0;
+  return opts;
+}
+
+struct StepCall {
+  std::shared_ptr<nn::Module> model;
+  Batch batch;
+  LossSpec loss;
+  MsamOptions opts;
+};
+
+// (model, inputs[], target, lossOptions, msamOptions)
+StepCall readCall(const Napi::CallbackInfo& info) {
+  StepCall c;
+  c.model = nn::unwrapModule(info[0], "msam: model");
+  if (!info[1].IsArray()) throw Napi::TypeError::New(info.Env(), "msam: batch.input must be a tensor or an array of tensors");
+  auto inputs = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < inputs.Length(); ++i) {
+    c.batch.inputs.push_back(unwrapTensor(inputs.Get(i), "msam: batch.input[" + std::to_string(i) + "]"));
+  }
+  c.batch.target = unwrapTensor(info[2], "msam: batch.target");
+  c.loss = LossSpec::fromJs(info[3]);
+  c.opts = optionsFromJs(info[4]);
+  return c;
+}
+
+Napi::Value statsToJs(Napi::Env env, const StepStats& s) {
+  auto out = Napi::Object::New(env);
+  out.Set("loss", s.loss);
+  out.Set("perturbedLoss", s.perturbedLoss);
+  out.Set("gradNorm", s.gradNorm);
+  out.Set("shards", static_cast<double>(s.shards));
+  out.Set("skipped", s.skipped);
+  out.Set("skipReason", s.skipped ? Napi::Value(Napi::String::New(env, s.skipReason)) : env.Null());
+  return out;
+}
+
+StepStats run(const StepCall& c) {
+  try {
+    return msamGradient(*c.model, c.batch, c.loss, c.opts);
+  } catch (const nn::ModuleError& e) {
+    throw std::runtime_error(c.model->type() + ".forward: " + e.what());
+  }
+}
+
+Napi::Value Gradient(const Napi::CallbackInfo& info) {
+  StepCall c = readCall(info);
+  return statsToJs(info.Env(), run(c));
+}
+
+Napi::Value GradientAsync(const Napi::CallbackInfo& info) {
+  auto c = std::make_shared<StepCall>(readCall(info));
+  auto stats = std::make_shared<StepStats>();
+  auto* worker = new PromiseWorker(
+      info.Env(), "msam.gradient",
+      [c, stats]() {
+        *stats = run(*c);
+        return std::vector<c10::IValue>{};
+      },
+      [stats](Napi::Env env, std::vector<c10::IValue>&, const std::vector<Napi::Value>&) { return statsToJs(env, *stats); },
+      {info[0], info[1], info[2]});
+  return PromiseWorker::start(worker);
+}
+
+}  // namespace
+
+void initMsam(Napi::Env env, Napi::Object exports) {
+  exportFunction<Gradient>(env, exports, "msamGradient");
+  exportFunction<GradientAsync>(env, exports, "msamGradientAsync");
+}
+
+}  // namespace msam

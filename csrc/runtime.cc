@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "errors.h"
+#include "tensor.h"
 
 #include <ATen/Parallel.h>
 
@@ -32,6 +33,24 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "manualSeed: seed must be a non-negative integer");
   }
   at::manual_seed(static_cast<uint64_t>(seed));  // CPU and every CUDA device
+  return info.Env().Undefined();
+}
+
+// rngState(device) -> a uint8 tensor with the state of that device's default generator
+Napi::Value RngState(const Napi::CallbackInfo& info) {
+  at::Device d = info[0].IsString() ? parseDevice(info.Env(), info[0].As<Napi::String>(), "rngState") : at::Device(at::kCPU);
+  at::Generator gen = at::globalContext().defaultGenerator(d);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return wrapTensor(info.Env(), gen.get_state());
+}
+
+// setRngState(device, state): restores a state rngState returned
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  at::Device d = info[0].IsString() ? parseDevice(info.Env(), info[0].As<Napi::String>(), "setRngState") : at::Device(at::kCPU);
+  const at::Tensor& state = unwrapTensor(info[1], "setRngState: state");
+  at::Generator gen = at::globalContext().defaultGenerator(d);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
   return info.Env().Undefined();
 }
 
@@ -84,6 +103,8 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 void initRuntime(Napi::Env env, Napi::Object exports) {
   exportFunction<Version>(env, exports, "version");
   exportFunction<ManualSeed>(env, exports, "manualSeed");
+  exportFunction<RngState>(env, exports, "rngState");
+  exportFunction<SetRngState>(env, exports, "setRngState");
   exportFunction<GetNumThreads>(env, exports, "getNumThreads");
   exportFunction<SetNumThreads>(env, exports, "setNumThreads");
   exportFunction<CudaIsAvailable>(env, exports, "cudaIsAvailable");

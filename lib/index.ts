@@ -6,3 +6,4 @@ export { ops } from './ops';
 export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from './runtime';
 export * as nn from './nn';
 export * from './checkpoint';
+export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';

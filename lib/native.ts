@@ -22,6 +22,15 @@ export interface NativeMemory {
   byDevice: Record<string, number>;
 }
 
+export interface NativeStepStats {
+  loss: number;
+  perturbedLoss: number;
+  gradNorm: number;
+  shards: number;
+  skipped: boolean;
+  skipReason: string | null;
+}
+
 export interface NativeAddon {
   // tensors
   fromData(data: ArrayBufferView, shape: number[], dtype: string | null, device: string | null, requiresGrad: boolean): TensorHandle;
@@ -68,7 +77,13 @@ export interface NativeAddon {
   moduleTo(m: ModuleHandle, device: string | null, dtype: string | null): void;
   moduleRepr(m: ModuleHandle): string;
   moduleType(m: ModuleHandle): string;
+  // the mSAM step
+  msamGradient(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): NativeStepStats;
+  msamGradientAsync(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): Promise<NativeStepStats>;
+  freezeRunningStats(on: boolean): boolean;
   // runtime
+  rngState(device: string): TensorHandle;
+  setRngState(device: string, state: TensorHandle): void;
   version(): { libtorch: string; cuda: string | null };
   manualSeed(seed: number): void;
   getNumThreads(): number;

@@ -91,9 +91,20 @@ Napi::Value GradientAsync(const Napi::CallbackInfo& info) {
   return PromiseWorker::start(worker);
 }
 
+// freezeRunningStats(on): for the closure form (a TypeScript forward on the JS thread), the same
+// switch the native step uses around its perturbed passes. Returns the previous setting.
+thread_local std::unique_ptr<nn::FreezeRunningStats> tJsFreeze;
+Napi::Value FreezeRunningStats(const Napi::CallbackInfo& info) {
+  bool previous = tJsFreeze != nullptr;
+  if (info[0].ToBoolean() && !tJsFreeze) tJsFreeze = std::make_unique<nn::FreezeRunningStats>();
+  if (!info[0].ToBoolean()) tJsFreeze.reset();
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
 }  // namespace
 
 void initMsam(Napi::Env env, Napi::Object exports) {
+  exportFunction<FreezeRunningStats>(env, exports, "freezeRunningStats");
   exportFunction<Gradient>(env, exports, "msamGradient");
   exportFunction<GradientAsync>(env, exports, "msamGradientAsync");
 }

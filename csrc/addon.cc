@@ -1,6 +1,7 @@
 // The addon's entry point: each concern registers its own exports.
 #include "autograd.h"
 #include "ops.h"
+#include "optim/binding.h"
 #include "runtime.h"
 #include "tensor.h"
 
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initOps(env, exports);
   initAutograd(env, exports);
   initRuntime(env, exports);
+  initOptim(env, exports);
   return exports;
 }
 

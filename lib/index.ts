@@ -4,3 +4,4 @@ export * from './types';
 export { autograd, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd';
 export { ops } from './ops';
 export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from './runtime';
+export * as optim from './optim';

@@ -78,25 +78,11 @@ size_t groupIndex(const Napi::Value& v) {
   return static_cast<size_t>(d);
 }
 
-// Options structs from the JS option objects (every field given; C++ checks them again).
+// Options structs from the JS option objects (the constructor checks each as a whole).
 template <class Options>
 std::vector<Options> optionsFrom(const std::vector<OptionMap>& maps, const char* kind) {
   std::vector<Options> out;
-  for (const auto& m : maps) {
-    Options o;
-    for (const auto& [name, value] : m) {
-      bool found = false;
-      Options::forEachField([&, &name = name, &value = value](const char* field, auto member) {
-        if (name != field) return;
-        found = true;
-        using T = std::remove_reference_t<decltype(o.*member)>;
-        TORCH_CHECK(std::holds_alternative<T>(value), kind, ": option '", name, "' has the wrong type");
-        o.*member = std::get<T>(value);
-      });
-      TORCH_CHECK(found, kind, ": unknown option '", name, "'");
-    }
-    out.push_back(o);
-  }
+  for (const auto& m : maps) out.push_back(optim::withOptions(Options(), m, kind));
   return out;
 }
 

@@ -95,13 +95,36 @@ class Optimizer {
   mutable std::mutex mutex_;
 };
 
+// `base` with the named values of `changes` set; an unknown name or a value of the wrong type
+// throws (naming `kind`). The options are not checked together here (Options::check does that).
+template <class Options>
+Options withOptions(Options base, const OptionMap& changes, const char* kind) {
+  for (const auto& [name, value] : changes) {
+    bool found = false;
+    Options::forEachField([&, &name = name, &value = value](const char* field, auto member) {
+      if (name != field) return;
+      found = true;
+      using T = std::remove_reference_t<decltype(base.*member)>;
+      TORCH_CHECK(std::holds_alternative<T>(value), kind, ": option '", name, "' must be a ",
+                  std::is_same_v<T, bool> ? "boolean" : "number");
+      base.*member = std::get<T>(value);
+    });
+    TORCH_CHECK(found, kind, ": unknown option '", name, "'");
+  }
+  return base;
+}
+
 // The generic half of an optimizer with the options struct `Options`, which lists its fields
 // with `template <class F> static void forEachField(F&& f)` calling f(name, &Options::member)
 // and checks them together in `void check() const` (throwing c10::Error naming the field).
 template <class Options>
 class OptimizerWith : public Optimizer {
  public:
-  const Options& groupOptions(size_t group) const { return options_.at(group); }
+  // A group's options, typed (for C++ callers such as the native training step).
+  Options optionsOf(size_t group) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return options_.at(checkGroup(group));
+  }
 
   std::vector<std::string> optionNames() const override {
     std::vector<std::string> names;
@@ -151,20 +174,9 @@ class OptimizerWith : public Optimizer {
     for (const auto& o : options_) o.check();
   }
 
-  // `base` with the values of `changes` (names and types checked), then checked as a whole.
+  // `base` with the values of `changes`, then checked as a whole.
   Options applied(Options base, const OptionMap& changes) const {
-    for (const auto& [name, value] : changes) {
-      bool found = false;
-      Options::forEachField([&, &name = name, &value = value](const char* field, auto member) {
-        if (name != field) return;
-        found = true;
-        using T = std::remove_reference_t<decltype(base.*member)>;
-        TORCH_CHECK(std::holds_alternative<T>(value), kind(), ": option '", name, "' must be a ",
-                    std::is_same_v<T, bool> ? "boolean" : "number");
-        base.*member = std::get<T>(value);
-      });
-      TORCH_CHECK(found, kind(), ": unknown option '", name, "'");
-    }
+    base = withOptions(std::move(base), changes, kind());
     base.check();
     return base;
   }
@@ -183,7 +195,7 @@ class OptimizerWith : public Optimizer {
   std::vector<Options> options_;
 };
 
-// Reads a boolean or number option from a map built by toMap (bufferNames uses it).
+// Whether a boolean option is set in a map built by toMap (bufferNames uses it).
 inline bool flagOf(const OptionMap& m, const char* name) {
   auto it = m.find(name);
   return it != m.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);

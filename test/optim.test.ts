@@ -204,7 +204,7 @@ describe('loadStateDict checks everything, and changes nothing on error', () => 
   }
   const mutations: { name: string; mutate: (d: OptimizerStateDict) => unknown; type: typeof Error; message: RegExp }[] = [
     { name: 'not an object', mutate: () => 42, type: TypeError, message: /AdamW\.loadStateDict: expected a state dict/ },
-    { name: 'another kind', mutate: (d) => ({ ...d, kind: 'SGD' }), type: TypeError, message: /the state dict is for "SGD", not 'AdamW'/ },
+    { name: 'another kind', mutate: (d) => ({ ...d, kind: 'SGD' }), type: TypeError, message: /the state dict is for "SGD", not "AdamW"/ },
     { name: 'group count', mutate: (d) => ({ ...d, groups: d.groups.slice(0, 1) }), type: RangeError, message: /has 1 parameter groups, this optimizer has 2/ },
     {
       name: 'group parameters',

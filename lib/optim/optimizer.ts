@@ -126,7 +126,7 @@ export abstract class Optimizer<O extends object> {
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.kind}.loadStateDict`;
     if (!isPlainObject(dict)) throw new TypeError(`${where}: expected a state dict { kind, state, steps, groups }, got ${describe(dict)}`);
-    if (dict.kind !== this.kind) throw new TypeError(`${where}: the state dict is for ${describe(dict.kind)}, not '${this.kind}'`);
+    if (dict.kind !== this.kind) throw new TypeError(`${where}: the state dict is for ${describe(dict.kind)}, not ${describe(this.kind)}`);
     const groups = dict.groups as unknown;
     if (!Array.isArray(groups)) throw new TypeError(`${where}: 'groups' must be an array, got ${describe(groups)}`);
     if (groups.length !== this.paramGroups.length) {

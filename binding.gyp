@@ -5,7 +5,9 @@
       "target_name": "msam",
       "sources": [
         "csrc/addon.cc", "csrc/autograd.cc", "csrc/convert.cc", "csrc/errors.cc",
-        "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc"
+        "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc",
+        "csrc/optim/adamw.cc", "csrc/optim/binding.cc", "csrc/optim/clip_grad.cc", "csrc/optim/optimizer.cc",
+        "csrc/optim/sgd.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -3,6 +3,7 @@
 #include "msam/bindings.h"
 #include "nn/bindings.h"
 #include "ops.h"
+#include "optim/binding.h"
 #include "runtime.h"
 #include "tensor.h"
 
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initRuntime(env, exports);
   nn::initModules(env, exports);
   initMsam(env, exports);
+  initOptim(env, exports);
   return exports;
 }
 

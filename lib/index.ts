@@ -7,3 +7,5 @@ export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from '.
 export * as nn from './nn';
 export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
+export * as optim from './optim';
+export * as schedule from './schedule';

@@ -13,6 +13,14 @@ export interface ModuleHandle {
   readonly __moduleHandle: unique symbol;
 }
 
+/** An opaque native optimizer handle (a type-tagged External sharing a C++ optimizer). */
+export interface OptimizerHandle {
+  readonly __optimizerHandle: unique symbol;
+}
+
+/** A parameter group's options as the addon sees them: numbers and flags by name. */
+export type NativeOptions = Record<string, number | boolean>;
+
 export type NativeValue = TensorHandle | number | boolean | string | null | undefined | NativeValue[] | { [k: string]: NativeValue };
 
 export interface NativeMemory {
@@ -81,6 +89,20 @@ export interface NativeAddon {
   msamGradient(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): NativeStepStats;
   msamGradientAsync(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): Promise<NativeStepStats>;
   freezeRunningStats(on: boolean): boolean;
+  // optimizers (csrc/optim): errors from these start with the optimizer's kind ("SGD: ...")
+  optimCreate(kind: string, groups: { params: TensorHandle[]; options: NativeOptions }[]): OptimizerHandle;
+  optimStep(h: OptimizerHandle): void;
+  optimZeroGrad(h: OptimizerHandle, setToNone: boolean): void;
+  optimGroups(h: OptimizerHandle): { options: NativeOptions; size: number }[];
+  optimGetOption(h: OptimizerHandle, group: number, name: string): number | boolean;
+  optimSetOption(h: OptimizerHandle, group: number, name: string, value: number | boolean): void;
+  optimSetLr(h: OptimizerHandle, lr: number): void;
+  /** Copies of the state tensors ("3.exp_avg") and the step counts by parameter index. */
+  optimState(h: OptimizerHandle): { state: Record<string, TensorHandle>; steps: Record<string, number> };
+  optimLoadState(h: OptimizerHandle, groups: NativeOptions[], state: Record<string, TensorHandle>, steps: Record<string, number>): void;
+  optimDispose(h: OptimizerHandle): void;
+  /** Scales the gradients in place; returns the total norm. */
+  clipGradNorm(params: TensorHandle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
   // runtime
   rngState(device: string): TensorHandle;
   setRngState(device: string, state: TensorHandle): void;

@@ -8,6 +8,7 @@
 import { autograd, noGrad } from './autograd';
 import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';
+import { Optimizer } from './optim/optimizer';
 import { NativeModule } from './nn/native-module';
 import { Tensor, expectTensor } from './tensor/core';
 import { tidy } from './tensor/memory';
@@ -132,8 +133,15 @@ export class MSAM {
     return shards;
   }
 
-  /** Computes the mSAM gradient into .grad, then takes the base optimizer's step (unless skipped). */
+  /**
+   * Computes the mSAM gradient into .grad, then takes the base optimizer's step (unless skipped).
+   * With a native model and a msam.optim optimizer, both run on a worker thread.
+   */
   async step(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
+    if (typeof loss !== 'function' && this.model instanceof NativeModule && this.optimizer instanceof Optimizer) {
+      const [inputs, target, options] = this.#prepare(batch);
+      return native.msamStepAsync(this.model.handle, inputs, target, loss, options, this.optimizer.handle);
+    }
     const stats = await this.gradient(batch, loss);
     if (!stats.skipped) this.optimizer.step();
     return stats;

@@ -88,6 +88,14 @@ export interface NativeAddon {
   // the mSAM step
   msamGradient(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): NativeStepStats;
   msamGradientAsync(model: ModuleHandle, inputs: TensorHandle[], target: TensorHandle, loss: object, options: object): Promise<NativeStepStats>;
+  msamStepAsync(
+    model: ModuleHandle,
+    inputs: TensorHandle[],
+    target: TensorHandle,
+    loss: object,
+    options: object,
+    optimizer: OptimizerHandle,
+  ): Promise<NativeStepStats>;
   freezeRunningStats(on: boolean): boolean;
   // optimizers (csrc/optim): errors from these start with the optimizer's kind ("SGD: ...")
   optimCreate(kind: string, groups: { params: TensorHandle[]; options: NativeOptions }[]): OptimizerHandle;

@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "msam/step.h"
 #include "nn/bindings.h"
+#include "optim/binding.h"
 #include "tensor.h"
 #include "worker.h"
 
@@ -32,6 +33,7 @@ MsamOptions optionsFromJs(const Napi::Value& v) {
 }
 
 struct StepCall {
+  std::shared_ptr<optim::Optimizer> optimizer;  // set for a whole step: it runs right after the gradient
   std::shared_ptr<nn::Module> model;
   Batch batch;
   LossSpec loss;
@@ -65,16 +67,40 @@ Napi::Value statsToJs(Napi::Env env, const StepStats& s) {
 }
 
 StepStats run(const StepCall& c) {
+  StepStats stats;
   try {
-    return msamGradient(*c.model, c.batch, c.loss, c.opts);
+    stats = msamGradient(*c.model, c.batch, c.loss, c.opts);
   } catch (const nn::ModuleError& e) {
     throw std::runtime_error(c.model->type() + ".forward: " + e.what());
   }
+  if (c.optimizer && !stats.skipped) c.optimizer->step();
+  return stats;
 }
 
 Napi::Value Gradient(const Napi::CallbackInfo& info) {
   StepCall c = readCall(info);
   return statsToJs(info.Env(), run(c));
+}
+
+Napi::Value startAsync(const Napi::CallbackInfo& info, std::shared_ptr<StepCall> c, const char* what) {
+  auto stats = std::make_shared<StepStats>();
+  auto* worker = new PromiseWorker(
+      info.Env(), what,
+      [c, stats]() {
+        *stats = run(*c);
+        return std::vector<c10::IValue>{};
+      },
+      [stats](Napi::Env env, std::vector<c10::IValue>&, const std::vector<Napi::Value>&) { return statsToJs(env, *stats); },
+      {info[0], info[1], info[2]});
+  return PromiseWorker::start(worker);
+}
+
+// msamStepAsync(model, inputs[], target, loss, options, optimizer): the gradient, then the
+// optimizer's step, both on the worker thread.
+Napi::Value StepAsync(const Napi::CallbackInfo& info) {
+  auto c = std::make_shared<StepCall>(readCall(info));
+  c->optimizer = unwrapOptimizer(info[5], "msam: optimizer");
+  return startAsync(info, c, "msam.step");
 }
 
 Napi::Value GradientAsync(const Napi::CallbackInfo& info) {
@@ -107,6 +133,7 @@ void initMsam(Napi::Env env, Napi::Object exports) {
   exportFunction<FreezeRunningStats>(env, exports, "freezeRunningStats");
   exportFunction<Gradient>(env, exports, "msamGradient");
   exportFunction<GradientAsync>(env, exports, "msamGradientAsync");
+  exportFunction<StepAsync>(env, exports, "msamStepAsync");
 }
 
 }  // namespace msam

@@ -89,6 +89,7 @@ const RAND = new Op('aten::rand');
 const RANDN = new Op('aten::randn');
 const RANDINT = new Op('aten::randint', 'low');
 const RAND_LIKE = new Op('aten::rand_like');
+const RANDPERM = new Op('aten::randperm');
 const RANDN_LIKE = new Op('aten::randn_like');
 
 export const zeros = (shape: number[], opts: TensorOptions = {}): Tensor =>
@@ -133,6 +134,10 @@ export const randn = (shape: number[], opts: TensorOptions = {}): Tensor =>
 /** Integers uniform on [low, high); int64 unless `dtype` says otherwise. */
 export const randint = (low: number, high: number, shape: number[], opts: TensorOptions = {}): Tensor =>
   finish(callTensor(RANDINT, low, high, shape, { dtype: opts.dtype ?? 'int64', device: opts.device }), opts);
+
+/** A random permutation of 0..n-1 (int64 unless `dtype` says otherwise). */
+export const randperm = (n: number, opts: TensorOptions = {}): Tensor =>
+  finish(callTensor(RANDPERM, n, { dtype: opts.dtype ?? 'int64', device: opts.device }), opts);
 
 /** Seeds every generator (CPU and each CUDA device). */
 export function manualSeed(seed: number): void {

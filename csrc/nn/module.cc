@@ -14,12 +14,13 @@ Tensors Module::callChild(const std::string& name, Module& child, const Tensors&
   try {
     return child.forward(inputs);
   } catch (const ModuleError& e) {
-    throw ModuleError(join(name, e.path()), e.cause());
+    throw ModuleError(join(name, e.path()), e.cause(), e.isRangeError());
   } catch (const c10::Error& e) {
     std::string cause = e.what_without_backtrace();
     auto cut = cause.find("\nException raised from");
     if (cut != std::string::npos) cause.resize(cut);
-    throw ModuleError(join(name, "") + (name.empty() ? "" : " ") + "(" + child.type() + ")", cause);
+    bool range = dynamic_cast<const c10::IndexError*>(&e) != nullptr;
+    throw ModuleError(join(name, "") + (name.empty() ? "" : " ") + "(" + child.type() + ")", cause, range);
   }
 }
 

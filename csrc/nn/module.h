@@ -60,8 +60,8 @@ class Module {
 
   bool training() const { return training_; }
   void train(bool on);
-  // Moves/casts every parameter and buffer in place (set_data), so tensors already handed out keep
-  // seeing them, as in PyTorch. Dtype casts touch floating-point tensors only.
+  // Moves/casts every parameter (with its gradient) and buffer in place (set_data), so tensors
+  // already handed out keep seeing them, as in PyTorch. Dtype casts touch floating-point tensors only.
   void to(const c10::optional<at::Device>& device, const c10::optional<at::ScalarType>& dtype);
 
   // A readable summary: the tree, one line per module, with its options.

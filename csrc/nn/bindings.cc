@@ -92,7 +92,9 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   try {
     return wrapTensor(info.Env(), m->forward(inputs)[0]);
   } catch (const ModuleError& e) {
-    throw Napi::Error::New(info.Env(), m->type() + ".forward: " + e.what());
+    std::string message = m->type() + ".forward: " + e.what();
+    if (e.isRangeError()) throw Napi::RangeError::New(info.Env(), message);
+    throw Napi::Error::New(info.Env(), message);
   } catch (...) {
     rethrowAsJs(info.Env(), m->type() + ".forward");
   }

@@ -176,9 +176,7 @@ class Embedding : public Module {
   explicit Embedding(Options& o) : Module("Embedding") {
     n_ = o.integer("numEmbeddings");
     d_ = o.integer("embeddingDim");
-    pad_ = o.integer("paddingIdx", -1, -n_);
-    if (pad_ >= n_) o.fail("paddingIdx", c10::str("must be below numEmbeddings (", n_, "), got ", pad_));
-    if (pad_ < -1) pad_ += n_;
+    pad_ = paddingIndex(o, "paddingIdx", n_, "numEmbeddings");
     init();
   }
   Embedding(int64_t n, int64_t d, int64_t pad) : Module("Embedding"), n_(n), d_(d), pad_(pad) { init(); }
@@ -222,6 +220,15 @@ void poolChecks(const at::Tensor& x) {
 }
 
 }  // namespace
+
+// A negative padding index counts from the end (-1 is the last row), as PyTorch's padding_idx.
+int64_t paddingIndex(Options& o, const char* name, int64_t n, const char* of) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  int64_t pad = o.integer(name, kNone, -n);
+  if (pad == kNone) return -1;
+  if (pad >= n) o.fail(name, c10::str("must be below ", of, " (", n, "), got ", pad));
+  return pad < 0 ? pad + n : pad;
+}
 
 std::shared_ptr<Module> makeLinear(int64_t in, int64_t out, bool bias) { return std::make_shared<Linear>(in, out, bias); }
 std::shared_ptr<Module> makeEmbedding(int64_t num, int64_t dim, int64_t paddingIdx) {

@@ -22,12 +22,13 @@ Tensors Module::callChild(const std::string& name, Module& child, const Tensors&
   try {
     return child.forward(inputs);
   } catch (const ModuleError& e) {
-    throw ModuleError(join(name, e.path()), e.cause());
+    throw ModuleError(join(name, e.path()), e.cause(), e.isRangeError());
   } catch (const c10::Error& e) {
     std::string cause = e.what_without_backtrace();
     auto cut = cause.find("\nException raised from");
     if (cut != std::string::npos) cause.resize(cut);
-    throw ModuleError(join(name, "") + (name.empty() ? "" : " ") + "(" + child.type() + ")", cause);
+    bool range = dynamic_cast<const c10::IndexError*>(&e) != nullptr;
+    throw ModuleError(join(name, "") + (name.empty() ? "" : " ") + "(" + child.type() + ")", cause, range);
   }
 }
 
@@ -48,11 +49,17 @@ void Module::train(bool on) {
 
 void Module::to(const c10::optional<at::Device>& device, const c10::optional<at::ScalarType>& dtype) {
   at::NoGradGuard noGrad;
-  auto move = [&](at::Tensor& t) {
+  auto move = [&](const at::Tensor& t) {
     auto target = dtype && t.is_floating_point() ? *dtype : t.scalar_type();
     t.set_data(t.to(device.value_or(t.device()), target));
   };
-  for (auto& p : params_) move(p.second);
+  // A gradient moves with its parameter, as in PyTorch's Module._apply (else a later backward would
+  // accumulate into a float32 .grad of a float64 parameter).
+  auto moveWithGrad = [&](at::Tensor& p) {
+    move(p);
+    if (p.grad().defined()) move(p.grad());
+  };
+  for (auto& p : params_) moveWithGrad(p.second);
   for (auto& b : buffers_) move(b.second);
   for (auto& c : children_) c.second->to(device, dtype);
 }

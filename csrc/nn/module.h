@@ -15,16 +15,19 @@ namespace msam::nn {
 using Tensors = std::vector<at::Tensor>;
 
 // An error inside a model, with the path of the module that raised it: "layer1.0.conv1 (Conv2d): ...".
+// isRangeError: the cause was a c10::IndexError (an index out of range), which JS sees as a RangeError.
 class ModuleError : public std::runtime_error {
  public:
-  ModuleError(std::string path, std::string cause)
-      : std::runtime_error(path + ": " + cause), path_(std::move(path)), cause_(std::move(cause)) {}
+  ModuleError(std::string path, std::string cause, bool isRangeError = false)
+      : std::runtime_error(path + ": " + cause), path_(std::move(path)), cause_(std::move(cause)), range_(isRangeError) {}
   const std::string& path() const { return path_; }
   const std::string& cause() const { return cause_; }
+  bool isRangeError() const { return range_; }
 
  private:
   std::string path_;
   std::string cause_;
+  bool range_;
 };
 
 class Module {
@@ -57,8 +60,8 @@ class Module {
 
   bool training() const { return training_; }
   void train(bool on);
-  // Moves/casts every parameter and buffer in place (set_data), so tensors already handed out keep
-  // seeing them, as in PyTorch. Dtype casts touch floating-point tensors only.
+  // Moves/casts every parameter (with its gradient) and buffer in place (set_data), so tensors
+  // already handed out keep seeing them, as in PyTorch. Dtype casts touch floating-point tensors only.
   void to(const c10::optional<at::Device>& device, const c10::optional<at::ScalarType>& dtype);
 
   // A readable summary: the tree, one line per module, with its options.

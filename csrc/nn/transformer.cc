@@ -135,8 +135,7 @@ class TokenPositionEmbedding : public Module {
     int64_t vocab = o.integer("vocabSize");
     p_ = o.integer("maxPositions");
     int64_t d = o.integer("embedDim");
-    int64_t pad = o.integer("paddingIdx", -1, -1);
-    if (pad >= vocab) o.fail("paddingIdx", c10::str("must be below vocabSize (", vocab, "), got ", pad));
+    int64_t pad = paddingIndex(o, "paddingIdx", vocab, "vocabSize");
     addChild("word_embeddings", makeEmbedding(vocab, d, pad));
     addChild("position_embeddings", makeEmbedding(p_, d, -1));
   }

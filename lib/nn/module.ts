@@ -84,17 +84,29 @@ export abstract class Module {
   eval(): this {
     return this.train(false);
   }
-  /** Moves (or casts the floating-point) parameters and buffers in place, keeping their identity. */
+  /**
+   * Moves (or casts the floating-point) parameters, their gradients and buffers in place, keeping
+   * their identity.
+   */
   to(target: Device | DType): this {
     for (const c of this.children()) c.to(target);
     const [device, dtype] = splitTarget(target, this.typeName);
+    const move = (t: Tensor) => {
+      const cast = dtype !== null && DTYPES.has(t.dtype) ? dtype : t.dtype;
+      const moved = t.to(device ?? t.device, { dtype: cast });
+      if (moved.handle !== t.handle) native.setData(t.handle, moved.handle);
+      moved.dispose();
+    };
     noGrad(() => {
-      for (const [, t] of [...this.#params, ...this.#buffers]) {
-        const cast = dtype !== null && DTYPES.has(t.dtype) ? dtype : t.dtype;
-        const moved = t.to(device ?? t.device, { dtype: cast });
-        if (moved.handle !== t.handle) native.setData(t.handle, moved.handle);
-        moved.dispose();
+      for (const [, p] of this.#params) {
+        move(p);
+        const g = p.grad; // a new handle on the same gradient
+        if (g !== null) {
+          move(g);
+          g.dispose();
+        }
       }
+      for (const [, b] of this.#buffers) move(b);
     });
     return this;
   }

@@ -52,6 +52,44 @@ export interface TransformerEncoderLayerOptions {
   naming?: 'pytorch' | 'vit';
 }
 
+const ENCODER_OPTIONS = ['dimFeedforward', 'dropout', 'activation', 'normFirst', 'layerNormEps', 'naming'];
+
+/**
+ * The layer is assembled in TypeScript, so its own options are checked here, as a native module's
+ * are (an unknown or misspelt option, or an unsupported activation, must not pass silently), with
+ * errors that name TransformerEncoderLayer rather than the inner module an option ends up in.
+ */
+function checkEncoderOptions(dModel: number, nhead: number, opts: TransformerEncoderLayerOptions): void {
+  const fail = (name: string, why: string): never => {
+    throw new TypeError(`TransformerEncoderLayer: option '${name}' ${why}`);
+  };
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('TransformerEncoderLayer: options must be an object');
+  for (const k of Object.keys(opts)) {
+    if (!ENCODER_OPTIONS.includes(k)) throw new TypeError(`TransformerEncoderLayer: unknown option '${k}'`);
+  }
+  const size = (name: string, v: unknown): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v)) fail(name, 'must be an integer');
+    if ((v as number) < 1) fail(name, `must be at least 1, got ${String(v)}`);
+  };
+  const fraction = (name: string, v: unknown): void => {
+    if (v == null) return;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, 'must be a finite number');
+    if ((v as number) < 0 || (v as number) > 1) fail(name, `must be in [0, 1], got ${String(v)}`);
+  };
+  const oneOf = (name: string, v: unknown, allowed: string[]): void => {
+    if (v != null && !allowed.includes(v as string)) fail(name, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  };
+  size('dModel', dModel);
+  size('nhead', nhead);
+  if (dModel % nhead !== 0) fail('nhead', `must divide dModel (${dModel}), got ${nhead}`);
+  if (opts.dimFeedforward != null) size('dimFeedforward', opts.dimFeedforward);
+  fraction('dropout', opts.dropout);
+  fraction('layerNormEps', opts.layerNormEps);
+  oneOf('activation', opts.activation, ['relu', 'gelu']);
+  oneOf('naming', opts.naming, ['pytorch', 'vit']);
+  if (opts.normFirst != null && typeof opts.normFirst !== 'boolean') fail('normFirst', 'must be a boolean');
+}
+
 /**
  * A transformer encoder layer over [N, S, E] (+ an optional attention mask), as
  * nn.TransformerEncoderLayer(batch_first=True). With naming 'vit' it is torchvision's ViT
@@ -59,6 +97,7 @@ export interface TransformerEncoderLayerOptions {
  */
 export class TransformerEncoderLayer extends NativeModule {
   constructor(dModel: number, nhead: number, opts: TransformerEncoderLayerOptions = {}) {
+    checkEncoderOptions(dModel, nhead, opts);
     const ff = opts.dimFeedforward ?? 2048;
     const p = opts.dropout ?? 0.1;
     const eps = opts.layerNormEps ?? 1e-5;

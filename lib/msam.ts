@@ -48,18 +48,7 @@ export interface Batch {
 /** Computes the mean loss of a shard (closure form, for models with a TypeScript forward). */
 export type LossClosure = (model: Module, shard: Batch) => Tensor;
 
-export interface StepStats {
-  /** Mean loss at w over the batch (shards weighted by size). */
-  loss: number;
-  /** Mean loss at the perturbed points w + ε_i. */
-  perturbedLoss: number;
-  /** Mean norm of the shard gradients ‖g_i‖. */
-  gradNorm: number;
-  shards: number;
-  /** A non-finite loss or gradient: weights, buffers and optimizer state were left untouched. */
-  skipped: boolean;
-  skipReason: string | null;
-}
+export type StepStats = NativeStepStats;
 
 /** What MSAM needs of a base optimizer. */
 export interface BaseOptimizer {
@@ -158,7 +147,7 @@ export class MSAM {
   async gradient(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
     if (typeof loss === 'function' || !(this.model instanceof NativeModule)) return this.gradientSync(batch, loss);
     const [inputs, target, options] = this.#prepare(batch);
-    return native.msamGradientAsync(this.model.handle, inputs, target, loss, options) as Promise<NativeStepStats>;
+    return native.msamGradientAsync(this.model.handle, inputs, target, loss, options);
   }
 
   gradientSync(batch: Batch, loss: LossOptions | LossClosure = {}): StepStats {

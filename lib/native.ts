@@ -30,11 +30,16 @@ export interface NativeMemory {
   byDevice: Record<string, number>;
 }
 
+/** What one mSAM step reports (csrc/msam/bindings.cc); msam.StepStats. */
 export interface NativeStepStats {
+  /** Mean loss at w over the batch (shards weighted by size). */
   loss: number;
+  /** Mean loss at the perturbed points w + ε_i. */
   perturbedLoss: number;
+  /** Mean norm of the shard gradients ‖g_i‖. */
   gradNorm: number;
   shards: number;
+  /** A non-finite loss or gradient: weights, buffers and optimizer state were left untouched. */
   skipped: boolean;
   skipReason: string | null;
 }

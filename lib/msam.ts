@@ -61,7 +61,8 @@ function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchS
   if (o === null || typeof o !== 'object') throw new TypeError('MSAM: options must be an object');
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new TypeError(`MSAM: unknown option '${k}'`);
   const fail = (field: string, why: string, got: unknown): never => {
-    throw new RangeError(`MSAM: option '${field}' ${why}, got ${JSON.stringify(got)}`);
+    // String() for numbers: JSON.stringify writes NaN and ±Infinity as null.
+    throw new RangeError(`MSAM: option '${field}' ${why}, got ${typeof got === 'number' ? String(got) : JSON.stringify(got)}`);
   };
   const positiveInt = (field: 'm' | 'microBatchSize') => {
     const v = o[field];

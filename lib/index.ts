@@ -5,3 +5,4 @@ export { autograd, noGrad, enableGrad, isGradEnabled, type GradOptions } from '.
 export { ops } from './ops';
 export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from './runtime';
 export * as nn from './nn';
+export * as models from '../models';

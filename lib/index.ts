@@ -9,3 +9,4 @@ export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
 export * as optim from './optim';
 export * as schedule from './schedule';
+export * as data from './data';

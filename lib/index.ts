@@ -25,3 +25,4 @@ export {
   type EpochMetrics,
   type PresetName,
 } from './train';
+export * as models from '../models';

@@ -29,12 +29,15 @@ class RngSnapshot {
   std::vector<std::pair<at::Generator, at::Tensor>> saved_;
 };
 
-// ‖v‖₂ over all tensors as one vector, in float64 (the contract asks float32 or wider).
+// ‖v‖₂ over all tensors as one vector: each tensor's norm in float32 or wider (half-precision
+// gradients are widened, as the contract asks), combined in float64.
 double globalNorm(const std::vector<at::Tensor>& v) {
   std::vector<at::Tensor> norms;
   norms.reserve(v.size());
   for (const auto& t : v) {
-    if (t.defined()) norms.push_back(at::linalg_vector_norm(t, 2, c10::nullopt, false, at::kDouble));
+    if (!t.defined()) continue;
+    auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+    norms.push_back(at::linalg_vector_norm(t, 2, c10::nullopt, false, dtype).to(at::kDouble));
   }
   if (norms.empty()) return 0.0;
   return at::stack(norms).norm().item<double>();
@@ -80,7 +83,10 @@ StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& lo
   std::vector<at::Tensor> saved, savedBuffers, buffers;
   {
     at::NoGradGuard noGrad;
-    for (const auto& p : params) saved.push_back(p.detach().clone());
+    // With ρ = 0 nothing perturbs the weights: no restore point is needed.
+    if (opts.rho != 0) {
+      for (const auto& p : params) saved.push_back(p.detach().clone());
+    }
     nn::Module::Named<at::Tensor> named;
     model.namedBuffers("", named);
     for (auto& b : named) {
@@ -88,8 +94,8 @@ StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& lo
       savedBuffers.push_back(b.second.clone());
     }
   }
-  std::vector<at::Tensor> acc;
-  for (const auto& p : params) acc.push_back(at::zeros_like(p));
+  // The weighted sum of the h_i, made from the first shard's (so m = 1 hands h_1 over as it is).
+  std::vector<at::Tensor> acc(params.size());
 
   // tensor_split semantics: sizes ⌈B/m⌉ then ⌊B/m⌋.
   std::vector<std::vector<at::Tensor>> shardInputs(static_cast<size_t>(opts.m));
@@ -103,7 +109,7 @@ StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& lo
   stats.shards = opts.m;
   auto skip = [&](std::string why) {
     at::NoGradGuard noGrad;
-    for (size_t j = 0; j < params.size(); ++j) params[j].copy_(saved[j]);
+    for (size_t j = 0; j < saved.size(); ++j) params[j].copy_(saved[j]);
     for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
     for (auto& p : params) p.mutable_grad() = at::Tensor();
     stats.skipped = true;
@@ -128,7 +134,9 @@ StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& lo
     if (opts.rho == 0) {
       h = std::move(g);
       stats.perturbedLoss += weight * lv;
-      stats.gradNorm += globalNorm(h) / static_cast<double>(opts.m);
+      double norm = globalNorm(h);
+      if (!std::isfinite(norm)) return skip(c10::str("non-finite gradient in shard ", i));
+      stats.gradNorm += norm / static_cast<double>(opts.m);
     } else {
       std::vector<at::Tensor> e;
       {
@@ -174,10 +182,17 @@ StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& lo
     }
     at::NoGradGuard noGrad;
     for (size_t j = 0; j < params.size(); ++j) {
-      if (h[j].defined()) acc[j].add_(h[j], weight);
+      at::Tensor hj = h[j].defined() ? h[j] : at::zeros_like(params[j]);
+      if (!acc[j].defined()) {
+        acc[j] = weight == 1.0 ? hj : hj * weight;  // autograd's results are fresh tensors: ours to keep
+      } else {
+        acc[j].add_(hj, weight);
+      }
     }
   }
-  if (!std::isfinite(globalNorm(acc))) return skip("non-finite mSAM gradient");
+  // (For vanilla, m = 1 and ρ = 0, the sum is h_1 whose norm is already known to be finite.)
+  bool knownFinite = opts.m == 1 && opts.rho == 0;
+  if (!knownFinite && !std::isfinite(globalNorm(acc))) return skip("non-finite mSAM gradient");
   for (size_t j = 0; j < params.size(); ++j) params[j].mutable_grad() = acc[j];
   return stats;
 }

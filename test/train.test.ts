@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
 import { trainLayersFromOptions } from '../lib/train/flags';
-import { phaseAt, shardsOf, PRESET_NAMES, resolveTrainConfig, ConfigError, checkpointConfig, type StepInfo, type TrainInput } from '../lib/train';
+import { buildModel, phaseAt, shardsOf, PRESET_NAMES, resolveTrainConfig, ConfigError, checkpointConfig, type StepInfo, type TrainInput } from '../lib/train';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-train-'));
 const dataDir = path.join(tmp, 'data');
@@ -48,10 +48,10 @@ function writeSynthetic(dir: string, nTrain: number, nTest: number): void {
 
 beforeAll(() => writeSynthetic(dataDir, 320, 200));
 
-/** A tiny run: 10 steps of 32 per epoch, a CNN with 4 and 8 channels, mSAM m = 4. */
+/** A tiny run: 10 steps of 32 per epoch, msam.models.smallCnn with 4 and 8 channels, mSAM m = 4. */
 const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
   data: { name: 'mnist', dir: dataDir },
-  model: { name: 'smallCnn', options: { channels: [4, 8] } },
+  model: { name: 'smallCnn', options: { width: 4 } },
   method: 'msam',
   m: 4,
   rho: 0.05,
@@ -155,6 +155,17 @@ describe('configuration', () => {
     expect(() => trainLayersFromOptions({ config: path.join(tmp, 'missing.json') })).toThrow(/cannot read the config file .*missing\.json/);
   });
 
+  it('models come from msam.models, sized by the data set unless model.options says otherwise', () => {
+    const net = buildModel({ name: 'resnet18', options: { stem: 'cifar' } }, { inputShape: [3, 32, 32], numClasses: 7 });
+    const logits = msam.noGrad(() => net.eval().forward(msam.randn([2, 3, 32, 32])));
+    expect(logits.shape).toEqual([2, 7]);
+    const cnn = buildModel({ name: 'smallCnn', options: { width: 4, numClasses: 3 } }, { inputShape: [1, 12, 12], numClasses: 10 });
+    expect(msam.noGrad(() => cnn.eval().forward(msam.randn([2, 1, 12, 12]))).shape).toEqual([2, 3]);
+    expect(() => buildModel({ name: 'smallCnn', options: { channels: [4] } }, { inputShape: [1, 12, 12], numClasses: 10 })).toThrow(
+      /^model\.options: smallCnn: unknown option 'channels'/,
+    );
+  });
+
   it('the hybrid schedule: which steps are sharp', () => {
     const T = 20;
     const steps = (hybrid: { fraction: number; position: 'first' | 'last' } | null, method: 'msam' | 'vanilla' = 'msam') =>
@@ -231,10 +242,10 @@ describe('a tiny training run', () => {
 });
 
 describe('resume', () => {
-  // The CNN has BatchNorm (running statistics); the MLP has dropout (libtorch's generator state).
+  // The small CNN has BatchNorm (running statistics) and dropout (libtorch's generator state); the MLP neither.
   const models = {
-    cnn: {},
-    'mlp-dropout': { model: { name: 'mlp', options: { hidden: [32], dropout: 0.3 } } },
+    smallCnn: {},
+    mlp: { model: { name: 'mlp', options: { hidden: [32] } } },
   } satisfies Record<string, TrainInput>;
   it.each(Object.keys(models))('%s: 2 epochs straight = 1 epoch + resume = stopped mid-epoch + resume: metrics and weights bit for bit', async (name) => {
     const model = models[name as keyof typeof models];
@@ -291,7 +302,7 @@ describe('the CLI', () => {
 
   it('SIGINT saves a checkpoint and exits cleanly; --resume continues from it', async () => {
     const outDir = path.join(tmp, 'cli');
-    const args = ['train', '--data-dir', dataDir, '--set', 'model.options.channels=[4,8]', '--epochs', '8', '--batch-size', '32'];
+    const args = ['train', '--data-dir', dataDir, '--set', 'model.options.width=4', '--epochs', '8', '--batch-size', '32'];
     const child = cli([...args, '--device', 'cpu', '--out-dir', outDir, '--progress', 'plain', '--log-every', '1']);
     let stdout = '';
     let stderr = '';

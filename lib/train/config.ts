@@ -5,7 +5,8 @@ import { z } from 'zod';
 
 export const METHODS = ['vanilla', 'sam', 'msam'] as const;
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'glue-cola', 'glue-mrpc', 'glue-sst2', 'glue-qqp'] as const;
-export const MODELS = ['smallCnn', 'mlp', 'resnet18', 'resnet50', 'wideResNet', 'vit', 'textClassifier'] as const;
+/** msam.models' builders. */
+export const MODELS = ['smallCnn', 'mlp', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'wideResNet', 'vit', 'textClassifier'] as const;
 
 const finite = () => z.number().finite();
 const nonNegative = () => finite().min(0);
@@ -74,7 +75,7 @@ export const trainConfigSchema = z
     model: z
       .strictObject({
         name: z.enum(MODELS),
-        /** The builder's options (channels, depth, widen factor, ...). */
+        /** The builder's options (msam.models: width, depth, widen, variant, ...); classes, channels and image size come from the data unless given. */
         options: z.record(z.string(), z.unknown()).default({}),
       })
       .prefault({ name: 'smallCnn' }),

@@ -16,7 +16,6 @@ const CIFAR_AUGMENT = { crop: 4, flip: true, cutout: 0 };
 // Table B.1 (CNNs): SGD, momentum 0.9, weight decay 5e-4, label smoothing 0.1, one cycle with 5%
 // warm-up, 200 epochs, ρ = 0.2; batch 512 in micro-batches of 16 (m = 32). Peak lr 0.5 / 0.75.
 function cnn(dataset: 'cifar10' | 'cifar100', model: 'resnet50' | 'wrn28-10'): Preset {
-  const classes = dataset === 'cifar10' ? 10 : 100;
   return {
     description: `${model === 'resnet50' ? 'ResNet-50' : 'WRN-28-10'} on ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'}, mSAM m = 32 (the paper's Table 2)`,
     source: 'Appendix B, Table B.1',
@@ -24,8 +23,8 @@ function cnn(dataset: 'cifar10' | 'cifar100', model: 'resnet50' | 'wrn28-10'): P
       data: { name: dataset, augment: CIFAR_AUGMENT },
       model:
         model === 'resnet50'
-          ? { name: 'resnet50', options: { numClasses: classes, stem: 'cifar' } }
-          : { name: 'wideResNet', options: { numClasses: classes, depth: 28, widenFactor: 10 } },
+          ? { name: 'resnet50', options: { stem: 'cifar' } }
+          : { name: 'wideResNet', options: { depth: 28, widen: 10 } },
       method: 'msam',
       microBatchSize: 16,
       rho: 0.2,
@@ -42,11 +41,11 @@ function cnn(dataset: 'cifar10' | 'cifar100', model: 'resnet50' | 'wrn28-10'): P
 // decay 0.3, one cycle with 5% warm-up, gradient clipping at norm 1, 20 epochs, ρ = 0.3, m = 32.
 function vit(dataset: 'cifar10' | 'cifar100'): Preset {
   return {
-    description: `ViT-B/16 fine-tuned on ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'}, mSAM m = 32 (the paper's Table 2; needs pre-trained weights in model.options.pretrained)`,
+    description: `ViT-B/16 fine-tuned on ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'}, mSAM m = 32 (the paper's Table 2; at 224², from pre-trained weights: neither resizing nor loading them is in this version)`,
     source: 'Appendix B, Table B.2',
     config: {
       data: { name: dataset, augment: CIFAR_AUGMENT },
-      model: { name: 'vit', options: { variant: 'b16', imageSize: 224, numClasses: dataset === 'cifar10' ? 10 : 100 } },
+      model: { name: 'vit', options: { variant: 'b16', imageSize: 224 } },
       method: 'msam',
       microBatchSize: 16,
       rho: 0.3,
@@ -63,11 +62,11 @@ function vit(dataset: 'cifar10' | 'cifar100'): Preset {
 // in micro-batches of 4 (m = 8). ρ is not in the table: 0.05 here (the README's 0.01–0.05 range).
 function glue(task: 'cola' | 'mrpc' | 'sst2' | 'qqp', lr: number, epochs: number): Preset {
   return {
-    description: `RoBERTa-base fine-tuned on GLUE ${task.toUpperCase()}, mSAM m = 8 (the paper's Table 3; needs pre-trained weights in model.options.pretrained)`,
+    description: `RoBERTa-base fine-tuned on GLUE ${task.toUpperCase()}, mSAM m = 8 (the paper's Table 3; needs pre-trained weights, which this version does not load yet)`,
     source: 'Appendix C, Table C.1 (ρ not given there: 0.05)',
     config: {
       data: { name: `glue-${task}` },
-      model: { name: 'textClassifier', options: { variant: 'roberta-base', numClasses: 2 } },
+      model: { name: 'textClassifier', options: { vocabSize: 50265 } }, // RoBERTa-base's shape (the builder's defaults)
       method: 'msam',
       microBatchSize: 4,
       rho: 0.05,
@@ -87,7 +86,7 @@ export const presets = {
     source: 'this project (the paper\'s recipe scaled down: SGD momentum 0.9, one cycle, label smoothing 0.1)',
     config: {
       data: { name: 'fashion-mnist' },
-      model: { name: 'smallCnn', options: { channels: [16, 32] } },
+      model: { name: 'smallCnn', options: { width: 16 } },
       method: 'msam',
       m: 4,
       rho: 0.05,

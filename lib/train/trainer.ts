@@ -422,13 +422,14 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       totalSteps,
       stepInEpoch: state.stepInEpoch,
       stepsPerEpoch,
-      loss: state.sum.examples > 0 ? state.sum.loss / state.sum.examples : Number.NaN,
+      loss: state.sum.examples > 0 ? state.sum.loss / state.sum.examples : lastTrainLoss,
       lr: lrAt(Math.min(state.globalStep, totalSteps - 1)),
       testAccuracy: state.last?.accuracy ?? null,
       examplesPerSecond: rate(),
       etaSeconds: eta(),
     });
 
+  let lastTrainLoss = Number.NaN; // shown between epochs
   let interrupted = false;
   try {
     show();
@@ -536,6 +537,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
         examplesPerSecond: rate(),
       };
       writeMetrics(metrics);
+      lastTrainLoss = metrics.trainLoss;
       state.epoch++;
       state.stepInEpoch = 0;
       state.sum = freshSums();

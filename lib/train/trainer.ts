@@ -278,7 +278,6 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   config = { ...config, outDir };
   const files = runFiles(outDir);
   const configJson = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
-  fs.mkdirSync(files.checkpoints, { recursive: true });
 
   // ---- data, model, optimizer, schedule ----
   const data = loadData(config.data);
@@ -327,6 +326,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     }
     return s;
   };
+
+  fs.mkdirSync(files.checkpoints, { recursive: true }); // only now: a run that cannot start leaves no directory
 
   // ---- state: fresh, or from the checkpoint ----
   let state: RunState = {

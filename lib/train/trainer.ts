@@ -21,14 +21,14 @@ import { manualSeed } from '../tensor/creation';
 import { crossEntropy } from '../tensor/functional';
 import { tidy } from '../tensor/memory';
 import type { Device } from '../types';
-import { phaseAt, shardsOf, type TrainConfig, type TrainConfigInput } from './config';
+import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './config';
 import { loadData } from './datasets';
 import { buildModel } from './models';
 import { formatDuration, makeProgress, type Progress } from './progress';
 import { ConfigError, resolveTrainConfig, validate, type ConfigIssue, type ConfigLayer } from './resolve';
 
 /** What train() takes: any fields of the configuration (the rest from the preset it names, or 'fashion-mnist'). */
-export type TrainInput = Partial<TrainConfigInput> & Record<string, unknown>;
+export type TrainInput = TrainConfigLayer;
 
 export interface StepInfo {
   /** 1-based epoch. */

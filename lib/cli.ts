@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // The `msam` command line. Each command has --help.
-import { Command } from 'commander';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
 import { cuda, getNumThreads, version } from './runtime';
+import { FLAGS, trainLayersFromOptions } from './train/flags';
+import { PRESET_NAMES, presets } from './train/presets';
+import { formatDuration } from './train/progress';
+import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 
 const program = new Command();
 program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js');
@@ -24,6 +29,53 @@ program
       return;
     }
     console.log(`msam ${info.msam} · libtorch ${info.libtorch} · CUDA ${info.cuda ?? 'none'} (${info.cudaDevices} device(s)) · ${info.threads} CPU threads · node ${info.node}`);
+  });
+
+// ---- msam train ----------------------------------------------------------------------------------
+
+function summary(r: TrainResult): string {
+  const pct = (a: number | null) => (a === null ? '–' : `${(100 * a).toFixed(2)}%`);
+  const method = r.method === 'msam' ? `mSAM (m = ${r.m}, ρ = ${r.rho})` : r.method === 'sam' ? `SAM (ρ = ${r.rho})` : 'vanilla';
+  const files = runFiles(r.outDir);
+  const rel = (f: string) => path.relative(r.outDir, f);
+  return [
+    `test accuracy ${pct(r.testAccuracy)} (best ${pct(r.bestTestAccuracy)} at epoch ${r.bestEpoch ?? '–'}) · ${method} · ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, ${r.steps} steps in ${formatDuration(r.seconds)} (${r.examplesPerSecond.toFixed(0)} examples/s, ${r.device}, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
+    `wrote ${r.outDir}: ${rel(files.results)}, ${rel(files.metrics)}, ${rel(files.last)}, ${rel(files.best)}`,
+  ].join('\n');
+}
+
+const trainCommand = program
+  .command('train')
+  .description(
+    'train a model with mSAM, SAM or vanilla updates; with no arguments, the fashion-mnist preset on the best available device. ' +
+      'Settings: flags > --config file > --preset.',
+  )
+  .addOption(new Option('--preset <name>', 'a named preset (default fashion-mnist; `msam presets` lists them)'))
+  .option('--config <file>', 'a JSON file of settings (fields as in README, "Training"); flags override it')
+  .option('--resume [checkpoint]', 'continue a run from its last checkpoint: a checkpoint file or run directory (or --out-dir\'s)')
+  .option('--set <path=value...>', 'set any field: --set optimizer.nesterov=true --set data.augment.flip=true');
+for (const f of FLAGS) trainCommand.option(f.flag, f.help);
+trainCommand.option('--json', 'print results.json to stdout instead of the summary').action(async (opts: Record<string, unknown>) => {
+  const result = await trainLayers(trainLayersFromOptions(opts));
+  if (result.interrupted) {
+    console.log(`interrupted after ${result.steps} steps; checkpoint ${result.checkpoint}\ncontinue with: msam train --resume ${result.outDir}`);
+    process.exitCode = 130;
+    return;
+  }
+  console.log(opts['json'] === true ? JSON.stringify(result, null, 2) : summary(result));
+});
+
+program
+  .command('presets')
+  .description("the named presets of `msam train --preset` (the paper's Appendix B and C settings, and fashion-mnist)")
+  .option('--json', 'print each preset\'s configuration as JSON')
+  .action((opts: { json?: boolean }) => {
+    if (opts.json) {
+      console.log(JSON.stringify(presets, null, 2));
+      return;
+    }
+    const width = Math.max(...PRESET_NAMES.map((n) => n.length));
+    for (const name of PRESET_NAMES) console.log(`${name.padEnd(width)}  ${presets[name].description} [${presets[name].source}]`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -9,4 +9,20 @@ export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
 export * as optim from './optim';
 export * as schedule from './schedule';
+export * as data from './data';
+export {
+  train,
+  presets as trainPresets,
+  resolveTrainConfig,
+  trainConfigSchema,
+  ConfigError,
+  type TrainConfig,
+  type TrainConfigInput,
+  type TrainInput,
+  type TrainHooks,
+  type TrainResult,
+  type StepInfo,
+  type EpochMetrics,
+  type PresetName,
+} from './train';
 export * as models from '../models';

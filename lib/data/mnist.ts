@@ -22,12 +22,21 @@ const FILES = {
   test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
 } as const;
 
-function locate(dir: string, base: string, hint: string): string {
-  for (const name of [`${base}.gz`, base]) {
-    const file = path.join(dir, name);
-    if (fs.existsSync(file)) return file;
+const ALL_FILES = [...FILES.train, ...FILES.test];
+const INSTALL_HINT = `Debian's package dataset-fashion-mnist provides them in ${FASHION_MNIST_DIR}: \`sudo apt-get install dataset-fashion-mnist\` (or run \`bash scripts/setup.sh\`); or pass the directory that holds them.`;
+
+/** The file of `base` in `dir` (gzip-compressed or not); errors name every missing file and the apt package. */
+function locate(dir: string, bases: readonly string[]): string[] {
+  const what = dir === FASHION_MNIST_DIR ? 'Fashion-MNIST' : 'MNIST-format data';
+  if (!fs.existsSync(dir)) {
+    throw new Error(`${what} not found: the directory ${dir} does not exist; it should hold ${ALL_FILES.map((f) => `${f}.gz`).join(', ')} (or the same without .gz). ${INSTALL_HINT}`);
   }
-  throw new Error(`MNIST-format data not found: looked for ${base}.gz or ${base} in ${dir}. ${hint}`);
+  const found = bases.map((base) => [`${base}.gz`, base].map((name) => path.join(dir, name)).find((f) => fs.existsSync(f)));
+  const missing = bases.filter((_, i) => found[i] === undefined);
+  if (missing.length > 0) {
+    throw new Error(`${what} not found: ${missing.map((b) => `${b}.gz`).join(' and ')} (or the same without .gz) missing in ${dir}. ${INSTALL_HINT}`);
+  }
+  return found as string[];
 }
 
 /** Loads one split of an MNIST-format data set (Fashion-MNIST by default). */
@@ -35,10 +44,7 @@ export function loadMnist(opts: { dir?: string; split?: 'train' | 'test'; numCla
   const dir = opts.dir ?? FASHION_MNIST_DIR;
   const split = opts.split ?? 'train';
   const numClasses = opts.numClasses ?? 10;
-  const hint = dir === FASHION_MNIST_DIR ? 'Install it with `sudo apt-get install dataset-fashion-mnist`, or pass another directory.' : 'Pass the directory that holds the IDX files.';
-  const [imgBase, lblBase] = FILES[split];
-  const imgFile = locate(dir, imgBase, hint);
-  const lblFile = locate(dir, lblBase, hint);
+  const [imgFile, lblFile] = locate(dir, FILES[split]) as [string, string];
   const img = readIdx(imgFile);
   const lbl = readIdx(lblFile);
   if (img.shape.length !== 3) throw new DataFileError(imgFile, `expected images [N, H, W], got a rank-${img.shape.length} array`);

@@ -1,0 +1,84 @@
+// The flags of `msam train` and the configuration layers they make: the config file, then
+// --preset, then each flag as its own layer (so errors name the flag), then --set items.
+import { ConfigError, readConfigFile, setPath, type ConfigLayer } from './resolve';
+
+/** A number when the text is one; otherwise the text itself, which validation then reports with the flag's name. */
+const num = (text: string): number | string => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text);
+const str = (text: string): string => text;
+
+/**
+ * Flags and the fields they set, in the order they apply: a flag naming an optimizer or schedule
+ * comes before the flags that set its options, so `--optimizer adamw --lr 3e-4` sets AdamW's lr.
+ */
+export const FLAGS: { flag: string; field: string; parse: (text: string) => unknown; help: string }[] = [
+  { flag: '--method <method>', field: 'method', parse: str, help: "'vanilla', 'sam' or 'msam'" },
+  { flag: '--m <shards>', field: 'm', parse: num, help: 'mSAM shards per batch (1 is SAM)' },
+  { flag: '--micro-batch-size <n>', field: 'microBatchSize', parse: num, help: 'or the shard size: m = ⌈batch size / n⌉' },
+  { flag: '--rho <rho>', field: 'rho', parse: num, help: 'perturbation radius ρ (0 is vanilla)' },
+  { flag: '--adaptive', field: 'adaptive', parse: () => true, help: "ASAM's adaptive perturbation" },
+  { flag: '--hybrid <fraction>', field: 'hybrid.fraction', parse: num, help: 'mSAM for this fraction of the steps, vanilla for the rest (Appendix A)' },
+  { flag: '--hybrid-position <first|last>', field: 'hybrid.position', parse: str, help: 'where the mSAM part of a hybrid run is (default first)' },
+  { flag: '--optimizer <sgd|adamw>', field: 'optimizer.name', parse: str, help: 'the base optimizer' },
+  { flag: '--lr <lr>', field: 'optimizer.lr', parse: num, help: 'peak learning rate' },
+  { flag: '--momentum <m>', field: 'optimizer.momentum', parse: num, help: "SGD's momentum" },
+  { flag: '--weight-decay <wd>', field: 'optimizer.weightDecay', parse: num, help: 'weight decay' },
+  { flag: '--schedule <name>', field: 'schedule.name', parse: str, help: "'oneCycle', 'cosine', 'linear', 'step' or 'constant'" },
+  { flag: '--warmup <fraction>', field: 'schedule.warmupFraction', parse: num, help: 'warm-up fraction of the steps' },
+  { flag: '--label-smoothing <x>', field: 'labelSmoothing', parse: num, help: 'label smoothing' },
+  { flag: '--grad-clip <norm>', field: 'gradClip', parse: num, help: "clip the gradient's norm" },
+  { flag: '--epochs <n>', field: 'epochs', parse: num, help: 'epochs' },
+  { flag: '--batch-size <n>', field: 'batchSize', parse: num, help: 'examples per step' },
+  { flag: '--seed <n>', field: 'seed', parse: num, help: 'seeds the model, the data order and the augmentation' },
+  { flag: '--device <device>', field: 'device', parse: str, help: "'auto' (default), 'cpu', 'cuda' or 'cuda:N'" },
+  { flag: '--precision <fp32|bf16>', field: 'precision', parse: str, help: 'bf16 on CUDA only' },
+  { flag: '--threads <n>', field: 'threads', parse: num, help: "libtorch's CPU threads" },
+  { flag: '--data-dir <dir>', field: 'data.dir', parse: str, help: "the data set's files (Fashion-MNIST: /usr/share/datasets/fashion-mnist)" },
+  { flag: '--train-limit <n>', field: 'data.trainLimit', parse: num, help: 'train on the first n examples only' },
+  { flag: '--test-limit <n>', field: 'data.testLimit', parse: num, help: 'evaluate on the first n test examples only' },
+  { flag: '--out-dir <dir>', field: 'outDir', parse: str, help: 'where results.json, metrics.jsonl and checkpoints/ go (default runs/<preset>-<method>-<time>)' },
+  { flag: '--log-every <steps>', field: 'log.everySteps', parse: num, help: 'a metrics line every n steps too' },
+  { flag: '--progress <mode>', field: 'log.progress', parse: str, help: "'auto' (a bar on a terminal), 'bar', 'plain' or 'none'" },
+];
+
+/** `--micro-batch-size` → `microBatchSize`, as commander names option values. */
+const attribute = (flag: string): string =>
+  (flag.split(' ')[0] as string)
+    .replace(/^--/, '')
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Parses `path=value` (value as JSON when it parses, else a string). */
+function parseSet(item: string): [string, unknown] {
+  const eq = item.indexOf('=');
+  if (eq <= 0) throw new ConfigError([{ field: item, source: `--set ${item}`, message: "expected --set path=value (e.g. --set optimizer.nesterov=true)" }]);
+  const text = item.slice(eq + 1);
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // a bare string
+  }
+  return [item.slice(0, eq), value];
+}
+
+/** The configuration layers of a `msam train` command line: the preset, then the file, then each flag. */
+export function trainLayersFromOptions(opts: Record<string, unknown>): ConfigLayer[] {
+  const layers: ConfigLayer[] = [];
+  if (typeof opts['config'] === 'string') layers.push(readConfigFile(opts['config']));
+  if (typeof opts['preset'] === 'string') layers.push({ source: '--preset', values: { preset: opts['preset'] } });
+  for (const f of FLAGS) {
+    const v = opts[attribute(f.flag)];
+    if (v === undefined) continue;
+    const values: Record<string, unknown> = {};
+    setPath(values, f.field, typeof v === 'string' ? f.parse(v) : v);
+    layers.push({ source: f.flag.split(' ')[0] as string, values });
+  }
+  if (opts['resume'] !== undefined) layers.push({ source: '--resume', values: { resume: opts['resume'] } });
+  for (const item of (opts['set'] as string[] | undefined) ?? []) {
+    const [field, value] = parseSet(item);
+    const values: Record<string, unknown> = {};
+    setPath(values, field, value);
+    layers.push({ source: `--set ${item}`, values });
+  }
+  return layers;
+}
+

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../lib';
-import { runPythonJson } from './python';
+import { median, runPythonJson } from './python';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -38,11 +38,6 @@ function measureJs(): Record<string, number> {
   return out;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 const js: Record<string, number[]> = {};
 const py: Record<string, number[]> = {};

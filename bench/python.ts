@@ -1,4 +1,5 @@
-// Finding and running the reference: PyTorch in Python, on the same libtorch where possible.
+// Finding and running the reference (PyTorch in Python, on the same libtorch where possible), and
+// the statistic the benchmarks report.
 import { execFileSync } from 'node:child_process';
 
 let cached: string | null | undefined;
@@ -27,4 +28,11 @@ export function runPythonJson<T>(script: string, args: string[] = []): T {
   const out = execFileSync(py, [script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const lines = out.trim().split('\n');
   return JSON.parse(lines[lines.length - 1] as string) as T;
+}
+
+/** The median of a sample (the statistic every benchmark here reports). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }

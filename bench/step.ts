@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../lib';
-import { runPythonJson } from './python';
+import { median, runPythonJson } from './python';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -73,11 +73,6 @@ async function measureMsam(c: Case): Promise<number> {
   return ms;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function main(): Promise<void> {
   const ours: Record<string, number[]> = {};

@@ -4,7 +4,7 @@
 // avgpool, flatten, fc. Bottlenecks stride in the 3×3 convolution (ResNet v1.5, as torchvision).
 // The 'cifar' stem is a 3×3 stride-1 convolution with no max-pool, for 32×32 images.
 import * as nn from '../lib/nn';
-import { kaimingNormal_, ones_, parameter, zeros_ } from './init';
+import { kaimingNormal_, parameter } from './init';
 import { ModelOptions } from './options';
 
 export interface ResNetOptions {
@@ -25,12 +25,8 @@ function conv(inC: number, outC: number, kernel: number, stride = 1): nn.Conv2d 
   kaimingNormal_(parameter(c, 'weight')!, { mode: 'fanOut', nonlinearity: 'relu' });
   return c;
 }
-function bn(channels: number): nn.BatchNorm2d {
-  const b = new nn.BatchNorm2d(channels);
-  ones_(parameter(b, 'weight')!);
-  zeros_(parameter(b, 'bias')!);
-  return b;
-}
+// BatchNorm2d starts at weight 1 and bias 0 already (PyTorch's default).
+const bn = (channels: number): nn.BatchNorm2d => new nn.BatchNorm2d(channels);
 
 function block(kind: BlockKind, inC: number, planes: number, stride: number): nn.Residual {
   const outC = planes * EXPANSION[kind];

@@ -4,7 +4,7 @@
 // [dropout], conv2, with a 1×1 convShortcut when its input and output widths differ; then the
 // pre-activation relu(bn1(x)) feeds the shortcut too, otherwise the shortcut is x itself.
 import * as nn from '../lib/nn';
-import { normal_, ones_, parameter, zeros_ } from './init';
+import { normal_, parameter, zeros_ } from './init';
 import { ModelOptions } from './options';
 
 export interface WideResNetOptions {
@@ -26,12 +26,8 @@ function conv(inC: number, outC: number, kernel: number, stride = 1): nn.Conv2d 
   normal_(parameter(c, 'weight')!, 0, Math.sqrt(2 / (kernel * kernel * outC)));
   return c;
 }
-function bn(channels: number): nn.BatchNorm2d {
-  const b = new nn.BatchNorm2d(channels);
-  ones_(parameter(b, 'weight')!);
-  zeros_(parameter(b, 'bias')!);
-  return b;
-}
+// BatchNorm2d starts at weight 1 and bias 0 already (PyTorch's default).
+const bn = (channels: number): nn.BatchNorm2d => new nn.BatchNorm2d(channels);
 
 function block(inC: number, outC: number, stride: number, dropout: number): nn.Residual {
   const body: [string, nn.Module][] = [['conv1', conv(inC, outC, 3, stride)], ['bn2', bn(outC)], ['relu2', new nn.ReLU()]];

@@ -3,21 +3,10 @@
 import { describe, it, expect } from 'vitest';
 import * as msam from '../lib';
 import type { Tensor } from '../lib';
-import { gradcheck, gradgradcheck, type TensorFn } from './helpers/gradcheck';
+import { gradcheck, gradgradcheck, prng, type TensorFn } from './helpers/gradcheck';
 
 // ---- inputs -------------------------------------------------------------------------------------
 
-/** A seeded uniform generator, so inputs are reproducible and can be kept off kinks. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let seed = 1;
 
 interface RandOptions {

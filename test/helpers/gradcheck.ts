@@ -30,7 +30,7 @@ export interface GradcheckReport {
 }
 
 /** A small deterministic PRNG (mulberry32), so the weights do not touch libtorch's global generator. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

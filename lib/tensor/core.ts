@@ -24,6 +24,27 @@ export class Op {
 // much, though CPU bytes are reported to it with napi_adjust_external_memory).
 const backstop = new FinalizationRegistry<TensorHandle>((handle) => native.dispose(handle));
 
+// Registering costs about as much as a small op, and most tensors are disposed within the task
+// that made them (an expression's temporaries, tidy() scopes). So a new tensor is registered at
+// the end of the current task, or once 4,096 are waiting, and only if it is still alive then. A
+// tensor dropped undisposed is thus released by GC as before, at most one batch later.
+const unregistered: Tensor[] = [];
+let flushQueued = false;
+function registerPending(): void {
+  flushQueued = false;
+  for (const t of unregistered) if (!t.disposedHere) backstop.register(t, t.handle);
+  unregistered.length = 0;
+}
+function registerLater(t: Tensor): void {
+  unregistered.push(t);
+  if (unregistered.length >= 4096) {
+    registerPending();
+  } else if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(registerPending);
+  }
+}
+
 export class Tensor {
   /** @internal the native handle; use the methods instead. */
   readonly handle: TensorHandle;
@@ -31,7 +52,7 @@ export class Tensor {
   /** @internal tensors are made by factories and ops, not by `new`. */
   constructor(handle: TensorHandle) {
     this.handle = handle;
-    backstop.register(this, handle);
+    registerLater(this);
     trackTensor(this);
   }
 
@@ -108,7 +129,10 @@ export class Tensor {
   /** Frees the native tensor now; using it afterwards throws. Idempotent. */
   dispose(): void {
     native.dispose(this.handle);
+    this.disposedHere = true;
   }
+  /** @internal dispose() was called on this object (the GC backstop need not watch it). */
+  disposedHere = false;
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -223,6 +223,6 @@ describe('GLUE presets train on a data directory', () => {
     await expect(
       msam.train({ preset: 'glue-sst2-roberta', data: { dir }, model: { options: { ...tiny, vocabSize: 5 } }, epochs: 1, batchSize: 16, device: 'cpu', outDir: path.join(tmp, 'run-x') }, { handleSigint: false, log: () => {} }),
     ).rejects.toThrow(/model\.options\.vocabSize: 5 is smaller than the tokenizer's vocabulary \(\d+ ids\)/);
-    await expect(msam.train({ preset: 'glue-cola-roberta', epochs: 1, device: 'cpu' }, { handleSigint: false })).rejects.toThrow(/data\.dir: GLUE COLA has no standard place/);
+    await expect(msam.train({ preset: 'glue-cola-roberta', epochs: 1, device: 'cpu' }, { handleSigint: false })).rejects.toThrow(/data\.dir: GLUE CoLA has no standard place/);
   });
 });

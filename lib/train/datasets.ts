@@ -3,7 +3,7 @@
 // files, CIFAR-10/100 from their binary version, GLUE CoLA/MRPC/SST-2/QQP from their TSV files
 // (the dev split is the test set), all from data.dir.
 import { loadCifar } from '../data/cifar';
-import { loadGlue, type GlueTask } from '../data/glue';
+import { GLUE_TASKS, loadGlue, type GlueTask } from '../data/glue';
 import type { Dataset } from '../data/loader';
 import type { MetricName } from '../data/metrics';
 import { FASHION_MNIST_DIR, loadMnist } from '../data/mnist';
@@ -79,7 +79,7 @@ export function loadData(spec: TrainConfig['data']): LoadedData {
     case 'glue-sst2':
     case 'glue-qqp': {
       const task = spec.name.slice('glue-'.length) as GlueTask;
-      const dir = spec.dir ?? needDir(`GLUE ${task.toUpperCase()}`, 'the task\'s train.tsv and dev.tsv');
+      const dir = spec.dir ?? needDir(`GLUE ${GLUE_TASKS[task].title}`, 'the task\'s train.tsv and dev.tsv');
       const g = loadGlue({ task, dir, tokenizer: spec.tokenizer, maxLength: spec.maxLength });
       return {
         train: { inputs: [g.train.ids, g.train.mask], targets: g.train.labels, numClasses: g.numClasses },

@@ -139,6 +139,26 @@ describe('tokenization', () => {
   });
 });
 
+describe('DataLoader with [ids, mask]', () => {
+  it('batches carry both inputs, indexed together; lengths must agree', () => {
+    const ids = msam.tensor(Int32Array.from({ length: 12 }, (_, i) => i)).long().reshape([6, 2]);
+    const mask = msam.tensor(Int32Array.from({ length: 12 }, (_, i) => 100 + i)).long().reshape([6, 2]);
+    const targets = msam.tensor(Int32Array.from([0, 1, 0, 1, 0, 1])).long();
+    const loader = new msam.data.DataLoader({ inputs: [ids, mask], targets, numClasses: 2 }, { batchSize: 4, seed: 5 });
+    const b = loader.batch(0, 0);
+    expect(Array.isArray(b.input)).toBe(true);
+    const [bi, bm] = b.input as msam.Tensor[];
+    expect([bi!.dtype, bm!.dtype, ...bi!.shape]).toEqual(['int64', 'int64', 4, 2]);
+    const order = Array.from(loader.order(0)).slice(0, 4);
+    expect(rows(bi!)).toEqual(order.map((k) => [2 * k, 2 * k + 1]));
+    expect(rows(bm!)).toEqual(order.map((k) => [100 + 2 * k, 101 + 2 * k]));
+    expect(Array.from(b.target.data(), Number)).toEqual(order.map((k) => k % 2));
+    msam.data.disposeBatch(b);
+    loader.dispose();
+    expect(() => new msam.data.DataLoader({ inputs: [ids, mask.narrow(0, 0, 5)], targets }, { batchSize: 2 })).toThrow(/DataLoader: inputs\[1\] has 5 examples, inputs\[0\] 6/);
+  });
+});
+
 describe('metrics (scikit-learn definitions)', () => {
   const pred = [1, 1, 0, 0, 1, 0];
   const target = [1, 0, 0, 1, 1, 0];

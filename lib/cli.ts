@@ -2,6 +2,7 @@
 // The `msam` command line. Each command has --help.
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { METRICS } from './data/metrics';
 import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
@@ -33,13 +34,20 @@ program
 
 // ---- msam train ----------------------------------------------------------------------------------
 
-function summary(r: TrainResult): string {
+/** The test score: accuracy, or the data set's metric (GLUE: Matthews correlation, F1) and the accuracy. */
+function score(r: TrainResult): string {
   const pct = (a: number | null) => (a === null ? '–' : `${(100 * a).toFixed(2)}%`);
+  if (r.metric === 'accuracy') return `test accuracy ${pct(r.testAccuracy)} (best ${pct(r.bestTestAccuracy)} at epoch ${r.bestEpoch ?? '–'})`;
+  const v = (a: number | null) => (a === null ? '–' : a.toFixed(4));
+  return `test ${METRICS[r.metric].title} ${v(r.testMetric)} (best ${v(r.bestTestMetric)} at epoch ${r.bestEpoch ?? '–'}), accuracy ${pct(r.testAccuracy)}`;
+}
+
+function summary(r: TrainResult): string {
   const method = r.method === 'msam' ? `mSAM (m = ${r.m}, ρ = ${r.rho})` : r.method === 'sam' ? `SAM (ρ = ${r.rho})` : 'vanilla';
   const files = runFiles(r.outDir);
   const rel = (f: string) => path.relative(r.outDir, f);
   return [
-    `test accuracy ${pct(r.testAccuracy)} (best ${pct(r.bestTestAccuracy)} at epoch ${r.bestEpoch ?? '–'}) · ${method} · ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, ${r.steps} steps in ${formatDuration(r.seconds)} (${r.examplesPerSecond.toFixed(0)} examples/s, ${r.device}, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
+    `${score(r)} · ${method} · ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, ${r.steps} steps in ${formatDuration(r.seconds)} (${r.examplesPerSecond.toFixed(0)} examples/s, ${r.device}, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
     `wrote ${r.outDir}: ${rel(files.results)}, ${rel(files.metrics)}, ${rel(files.last)}, ${rel(files.best)}`,
   ].join('\n');
 }

@@ -22,8 +22,11 @@ import { Rng, permutation } from './rng';
 import { cropAndFlip, cutout, drawAugment, normalize, type TransformOptions } from './transforms';
 
 export interface Dataset {
-  /** [N, ...] examples (uint8 images, float features, int64 token ids). */
-  inputs: Tensor;
+  /**
+   * [N, ...] examples (uint8 images, float features, int64 token ids), or several tensors of N
+   * examples each (token ids and an attention mask): a batch's `input` is then the list, in order.
+   */
+  inputs: Tensor | Tensor[];
   /** [N] int64 class indices (or [N, ...] regression targets). */
   targets: Tensor;
   /** When given, every target is checked to be an integer in [0, numClasses). */
@@ -53,7 +56,10 @@ export function disposeBatch(batch: Batch): void {
 }
 
 export class DataLoader {
+  /** The (first) inputs. */
   readonly inputs: Tensor;
+  /** Every input tensor (one, or several for multi-input data sets). */
+  readonly inputList: Tensor[];
   readonly targets: Tensor;
   readonly batchSize: number;
   readonly shuffle: boolean;
@@ -66,10 +72,15 @@ export class DataLoader {
   constructor(data: Dataset, opts: DataLoaderOptions) {
     const where = 'DataLoader';
     if (data === null || typeof data !== 'object') throw new TypeError(`${where}: expected a data set { inputs, targets }`);
-    let inputs = expectTensor(data.inputs, `${where}: inputs`);
+    const multi = Array.isArray(data.inputs);
+    if (multi && (data.inputs as Tensor[]).length === 0) throw new RangeError(`${where}: inputs is an empty list`);
+    let list = (multi ? (data.inputs as Tensor[]) : [data.inputs as Tensor]).map((t, i) => expectTensor(t, `${where}: inputs${multi ? `[${i}]` : ''}`));
     let targets = expectTensor(data.targets, `${where}: targets`);
-    const n = inputs.shape[0];
+    const n = list[0]!.shape[0];
     if (n === undefined) throw new RangeError(`${where}: inputs must have a first (example) dimension`);
+    list.forEach((t, i) => {
+      if (t.shape[0] !== n) throw new RangeError(`${where}: inputs[${i}] has ${t.shape[0] ?? 0} examples, inputs[0] ${n}`);
+    });
     if (targets.shape[0] !== n) throw new RangeError(`${where}: ${targets.shape[0] ?? 0} targets for ${n} inputs`);
     const positiveInt = (v: unknown, field: string): number => {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${where}: option '${field}' must be an integer ≥ 1, got ${String(v)}`);
@@ -86,19 +97,25 @@ export class DataLoader {
     if (this.dropLast && limit < this.batchSize) {
       throw new RangeError(`${where}: batchSize ${this.batchSize} exceeds the ${limit} examples, and dropLast leaves no batch`);
     }
-    const device = opts.device ?? inputs.device;
-    [inputs, targets] = tidy(() => {
+    const device = opts.device ?? list[0]!.device;
+    [targets, ...list] = tidy(() => {
       const cut = (t: Tensor) => (limit < n ? t.narrow(0, 0, limit).contiguous() : t);
-      return [cut(inputs).to(device), cut(targets).to(device)];
+      return [cut(targets).to(device), ...list.map((t) => cut(t).to(device))];
     });
+    this.multi = multi;
+    const inputs = list[0]!;
     if (data.numClasses !== undefined) checkLabels(targets, data.numClasses);
     const aug = this.transform.augment;
     if (aug !== undefined && ((aug.crop ?? 0) > 0 || aug.flip === true || (aug.cutout ?? 0) > 0) && inputs.ndim !== 4) {
       throw new RangeError(`${where}: crop, flip and cutout need images [N, C, H, W], got inputs of shape [${inputs.shape.join(', ')}]`);
     }
     this.inputs = inputs;
+    this.inputList = list;
     this.targets = targets;
   }
+
+  /** Whether batches carry a list of inputs. */
+  readonly multi: boolean;
 
   /** Batches per epoch. */
   get length(): number {
@@ -135,8 +152,9 @@ export class DataLoader {
     const ids = order.subarray(start, Math.min(start + this.batchSize, this.size));
     return tidy(() => {
       const idx = tensor(ids).long().to(this.inputs.device);
-      const raw = this.inputs.indexSelect(0, idx);
       const target = this.targets.indexSelect(0, idx);
+      if (this.multi) return { input: this.inputList.map((t) => this.#apply(t.indexSelect(0, idx), epoch, index)), target };
+      const raw = this.inputs.indexSelect(0, idx);
       return { input: this.#apply(raw, epoch, index), target };
     });
   }
@@ -171,7 +189,7 @@ export class DataLoader {
 
   /** Frees the loader's copy of the data (when it made one: a limit or another device). */
   dispose(): void {
-    this.inputs.dispose();
+    for (const t of this.inputList) t.dispose();
     this.targets.dispose();
   }
 }

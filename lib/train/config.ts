@@ -57,6 +57,10 @@ export const trainConfigSchema = z
         name: z.enum(DATASETS),
         /** Where the files are; default: the data set's standard place (Fashion-MNIST: /usr/share/datasets/fashion-mnist). */
         dir: z.string().min(1).optional(),
+        /** Text data sets: a Hugging Face tokenizer.json; default a lowercased word-level vocabulary from the training set. */
+        tokenizer: z.string().min(1).optional(),
+        /** Text data sets: the longest sequence in tokens, special tokens included. */
+        maxLength: z.number().int().min(2).default(128),
         /** Train on the first N training examples only (quick runs). */
         trainLimit: count().optional(),
         /** Evaluate on the first N test examples only. */

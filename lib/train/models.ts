@@ -8,6 +8,9 @@ export interface ModelContext {
   /** One example's shape ([C, H, W] for images). */
   inputShape: number[];
   numClasses: number;
+  /** Text data sets: the tokenizer's vocabulary size and the longest sequence. */
+  vocabSize?: number;
+  maxLength?: number;
 }
 
 type Options = Record<string, unknown>;
@@ -28,7 +31,10 @@ const registry: Record<TrainConfig['model']['name'], { build: (o: Options) => Mo
   resnet101: { build: (o) => models.resnet101(o), fromData: images },
   wideResNet: { build: (o) => models.wideResNet(o), fromData: images },
   vit: { build: (o) => models.vit(o), fromData: images },
-  textClassifier: { build: (o) => models.textClassifier(o as unknown as models.TextClassifierOptions), fromData: ({ numClasses }) => ({ numClasses }) },
+  textClassifier: {
+    build: (o) => models.textClassifier(o as unknown as models.TextClassifierOptions),
+    fromData: ({ numClasses, vocabSize }) => (vocabSize === undefined ? { numClasses } : { numClasses, vocabSize }),
+  },
 };
 
 function images({ inputShape, numClasses }: ModelContext): Options {
@@ -39,6 +45,13 @@ function images({ inputShape, numClasses }: ModelContext): Options {
 export function buildModel(spec: TrainConfig['model'], ctx: ModelContext): Module {
   const entry = registry[spec.name];
   const options = { ...entry.fromData(ctx), ...spec.options };
+  // Token ids must fit the embedding, and sequences the positions.
+  if (ctx.vocabSize !== undefined && typeof options['vocabSize'] === 'number' && options['vocabSize'] < ctx.vocabSize) {
+    throw new RangeError(`model.options.vocabSize: ${options['vocabSize']} is smaller than the tokenizer's vocabulary (${ctx.vocabSize} ids)`);
+  }
+  if (ctx.maxLength !== undefined && typeof options['maxPositions'] === 'number' && options['maxPositions'] < ctx.maxLength) {
+    throw new RangeError(`model.options.maxPositions: ${options['maxPositions']} is shorter than data.maxLength (${ctx.maxLength})`);
+  }
   try {
     return entry.build(options);
   } catch (e) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { noGrad } from '../autograd';
 import { loadCheckpoint, saveCheckpoint, type HasOptimizerState } from '../checkpoint';
 import { DataLoader, disposeBatch } from '../data/loader';
+import { METRICS, type MetricName } from '../data/metrics';
 import { MSAM, type Batch, type LossOptions, type StepStats } from '../msam';
 import { native } from '../native';
 import type { Module } from '../nn/module';
@@ -58,6 +59,10 @@ export interface EpochMetrics {
   sharpSteps: number;
   testLoss: number;
   testAccuracy: number;
+  /** The data set's metric ('accuracy'; GLUE: 'mcc' for CoLA, 'f1' for MRPC and QQP, 'accuracy' for SST-2). */
+  metric: MetricName;
+  /** Its value on the test set (the best checkpoint is the best by it). */
+  testMetric: number;
   best: boolean;
   /** Wall seconds since the run started (over resumes). */
   seconds: number;
@@ -83,6 +88,10 @@ export interface TrainResult {
   testLoss: number | null;
   bestTestAccuracy: number | null;
   bestEpoch: number | null;
+  /** The data set's metric, its final value and its best (accuracy for images; GLUE: the task's). */
+  metric: MetricName;
+  testMetric: number | null;
+  bestTestMetric: number | null;
   method: TrainConfig['method'];
   /** Shards per full batch in the mSAM phase (1 for SAM and vanilla). */
   m: number;
@@ -122,8 +131,8 @@ interface RunState {
   stepInEpoch: number;
   globalStep: number;
   sum: { loss: number; perturbedLoss: number; examples: number; skipped: number; sharp: number };
-  best: { accuracy: number; epoch: number } | null;
-  last: { accuracy: number; loss: number } | null;
+  best: { accuracy: number; epoch: number; metric?: number } | null;
+  last: { accuracy: number; loss: number; metric?: number } | null;
   seconds: number;
   examples: number;
   metricsLines: number;
@@ -219,28 +228,45 @@ export function buildSchedule(config: TrainConfig, stepsPerEpoch: number): sched
   }
 }
 
-/** Test loss (mean cross-entropy) and accuracy of `model` over `loader`, in eval mode. */
-export function evaluate(model: Module, loader: DataLoader, cast?: (x: Tensor) => Tensor): { loss: number; accuracy: number } {
+/**
+ * Test loss (mean cross-entropy), accuracy and `metric` (accuracy, F1 or Matthews correlation) of
+ * `model` over `loader`, in eval mode. Multi-input batches ([ids, mask]) are passed as forward's
+ * arguments, in order.
+ */
+export function evaluate(
+  model: Module,
+  loader: DataLoader,
+  cast?: (x: Tensor) => Tensor,
+  metric: MetricName = 'accuracy',
+): { loss: number; accuracy: number; metric: number } {
   const wasTraining = model.training;
   model.eval();
   let loss = 0;
   let correct = 0;
+  const preds: number[] = [];
+  const targets: number[] = [];
   try {
     noGrad(() => {
       for (let k = 0; k < loader.length; k++) {
         tidy(() => {
           const b = loader.batch(0, k);
-          const x = b.input as Tensor;
-          const logits = model.forward(cast ? cast(x) : x).float();
+          const inputs = Array.isArray(b.input) ? b.input : [cast ? cast(b.input) : b.input];
+          const logits = model.forward(...inputs).float();
           loss += crossEntropy(logits, b.target, { reduction: 'sum' }).item();
-          correct += logits.argmax(1).eq(b.target).sum().item();
+          const pred = logits.argmax(1);
+          correct += pred.eq(b.target).sum().item();
+          if (metric !== 'accuracy') {
+            for (const v of pred.data()) preds.push(Number(v));
+            for (const v of b.target.data()) targets.push(Number(v));
+          }
         });
       }
     });
   } finally {
     model.train(wasTraining);
   }
-  return { loss: loss / loader.size, accuracy: correct / loader.size };
+  const accuracy = correct / loader.size;
+  return { loss: loss / loader.size, accuracy, metric: metric === 'accuracy' ? accuracy : METRICS[metric].fn(preds, targets) };
 }
 
 function timestamp(): string {
@@ -288,7 +314,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     seed: config.seed,
     device,
     limit: config.data.trainLimit,
-    transform: { mean: data.mean, std: data.std, augment: config.data.augment },
+    transform: data.mean === undefined ? {} : { mean: data.mean, std: data.std, augment: config.data.augment },
   });
   const testLoader = new DataLoader(data.test, {
     batchSize: config.evalBatchSize,
@@ -297,11 +323,11 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     limit: config.data.testLimit,
     transform: { mean: data.mean, std: data.std },
   });
-  for (const t of [data.train.inputs, data.train.targets, data.test.inputs, data.test.targets]) t.dispose();
+  for (const t of [data.train.inputs, data.train.targets, data.test.inputs, data.test.targets].flat()) t.dispose();
   if (trainLoader.length === 0) throw new RangeError(`the training set has no batch of ${config.batchSize}`);
 
   manualSeed(config.seed);
-  const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses });
+  const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
   const bf16 = config.precision === 'bf16';
   model.to(device);
   if (bf16) model.to('bfloat16');
@@ -447,7 +473,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
           const lr = lrAt(state.globalStep);
           optimizer.setLr(lr);
           const sam = phase === 'sharp' ? sharpFor(B) : vanilla;
-          const input = cast ? tidy(() => cast(batch.input as Tensor)) : batch.input;
+          // bf16 casts images; token ids and masks stay integers.
+          const input = cast && !Array.isArray(batch.input) ? tidy(() => cast(batch.input as Tensor)) : batch.input;
           const stepBatch = { input, target: batch.target };
           const pending: Promise<StepStats> =
             config.gradClip === null
@@ -517,11 +544,11 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
 
       // ---- the end of an epoch: evaluate, log, checkpoint ----
       const evalStart = performance.now();
-      const { loss: testLoss, accuracy: testAccuracy } = evaluate(model, testLoader, cast);
+      const { loss: testLoss, accuracy: testAccuracy, metric: testMetric } = evaluate(model, testLoader, cast, data.metric);
       lastEvalSeconds = (performance.now() - evalStart) / 1000;
-      const isBest = state.best === null || testAccuracy > state.best.accuracy;
-      if (isBest) state.best = { accuracy: testAccuracy, epoch: e + 1 };
-      state.last = { accuracy: testAccuracy, loss: testLoss };
+      const isBest = state.best === null || testMetric > (state.best.metric ?? state.best.accuracy);
+      if (isBest) state.best = { accuracy: testAccuracy, epoch: e + 1, metric: testMetric };
+      state.last = { accuracy: testAccuracy, loss: testLoss, metric: testMetric };
       const metrics: EpochMetrics = {
         type: 'epoch',
         epoch: e + 1,
@@ -533,6 +560,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
         sharpSteps: state.sum.sharp,
         testLoss,
         testAccuracy,
+        metric: data.metric,
+        testMetric,
         best: isBest,
         seconds: elapsed(),
         examplesPerSecond: rate(),
@@ -545,7 +574,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       if (isBest) saveBest(e + 1, testAccuracy);
       saveLast();
       progress.log(
-        `epoch ${e + 1}/${config.epochs}: train loss ${metrics.trainLoss.toFixed(4)}, test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%${isBest ? ' (best)' : ''}, ${formatDuration(metrics.seconds)} elapsed`,
+        `epoch ${e + 1}/${config.epochs}: train loss ${metrics.trainLoss.toFixed(4)}, test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%${data.metric === 'accuracy' ? '' : `, test ${METRICS[data.metric].title} ${testMetric.toFixed(4)}`}${isBest ? ' (best)' : ''}, ${formatDuration(metrics.seconds)} elapsed`,
       );
       show();
       await hooks.onEpoch?.(metrics);
@@ -568,6 +597,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     testLoss: interrupted ? null : (state.last?.loss ?? null),
     bestTestAccuracy: state.best?.accuracy ?? null,
     bestEpoch: state.best?.epoch ?? null,
+    metric: data.metric,
+    testMetric: interrupted ? null : (state.last?.metric ?? state.last?.accuracy ?? null),
+    bestTestMetric: state.best === null ? null : (state.best.metric ?? state.best.accuracy),
     method: config.method,
     m: shards,
     rho: config.method === 'vanilla' ? 0 : config.rho,

@@ -44,7 +44,7 @@ export function barChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
     data: { values: rows(points).map((r) => ({ ...r, x: String(r.x) })) },
     encoding: { x: { field: 'x', type: 'nominal', title: o.xTitle, sort: order, axis: { labelAngle: 0 } } },
     layer: [
-      { mark: { type: 'bar', color: '#4c78a8', width: { band: 0.6 } }, encoding: { y: { field: 'mean', ...y } } },
+      { mark: { type: 'bar', color: '#4c78a8', width: { band: 0.6 } }, encoding: { y: { field: 'mean', ...y, stack: null } } },
       { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', ...y }, y2: { field: 'hi' } } },
       { mark: { type: 'tick', thickness: 1.5, size: 14, color: 'black' }, encoding: { y: { field: 'lo', ...y } } },
       { mark: { type: 'tick', thickness: 1.5, size: 14, color: 'black' }, encoding: { y: { field: 'hi', ...y } } },

@@ -3,13 +3,15 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { METRICS } from './data/metrics';
+import { addExperimentCommands } from './experiments/commands';
 import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
 import { formatDuration } from './train/progress';
 import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 
-const program = new Command();
+/** The `msam` program with all its commands (parsed when this file is run). */
+export const program = new Command();
 program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js');
 
 program
@@ -86,7 +88,11 @@ program
     for (const name of PRESET_NAMES) console.log(`${name.padEnd(width)}  ${presets[name].description} [${presets[name].source}]`);
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`msam: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+addExperimentCommands(program);
+
+if (require.main === module) {
+  program.parseAsync(process.argv).catch((e: unknown) => {
+    console.error(`msam: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,81 @@
+// The experiment commands of `msam`: compare, sweep-m, switch and bench. Each trains a grid of
+// `msam train` runs over the same preset < config file < flags layers, prints progress per run on
+// stderr, and the table and the directory it wrote on stdout.
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { METHODS } from '../train/config';
+import { runBench } from './bench';
+import { runCompare } from './compare';
+import { addTrainOptions, experimentLayers } from './options';
+import { parseChoices, parseList, type ExperimentReport } from './runner';
+import { runSweepM } from './sweep-m';
+import { runSwitch } from './switch';
+
+function report(r: ExperimentReport): void {
+  console.log(r.table);
+  const rel = (f: string) => path.relative(r.dir, f);
+  console.log(`\nwrote ${r.dir}: ${Object.values(r.files).map(rel).join(', ')}, runs/ (${r.runs.length} run${r.runs.length === 1 ? '' : 's'})`);
+}
+
+type Opts = Record<string, unknown>;
+const seedsOf = (opts: Opts) => parseList(String(opts['seeds']), '--seeds', 'int');
+const outDirOf = (opts: Opts) => (typeof opts['outDir'] === 'string' ? opts['outDir'] : undefined);
+const layersOf = (opts: Opts, defaults?: Record<string, unknown>) => {
+  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, ...rest } = opts;
+  return experimentLayers(rest, defaults);
+};
+
+/** Adds compare, sweep-m, switch and bench to `program`. */
+export function addExperimentCommands(program: Command): void {
+  addTrainOptions(
+    program
+      .command('compare')
+      .description("methods × seeds on one model and data set: mean ± std test accuracy per method, as the paper's Tables 2 and 3 (table.md, results.json, chart.svg, chart.png)")
+      .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
+      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
+    ['--method', '--hybrid', '--hybrid-position'],
+  ).action(async (opts: Opts) => {
+    const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
+    report(await runCompare({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+  });
+
+  addTrainOptions(
+    program
+      .command('sweep-m')
+      .description("test accuracy against m, mSAM's shards per batch (the paper's Figure 1; m = 1 is SAM): table.md, results.json, chart.svg, chart.png")
+      .option('--ms <list>', 'comma-separated values of m', '1,2,4,8,16')
+      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
+    ['--method', '--m', '--micro-batch-size'],
+  ).action(async (opts: Opts) => {
+    const ms = parseList(String(opts['ms']), '--ms', 'int');
+    report(await runSweepM({ ms, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+  });
+
+  addTrainOptions(
+    program
+      .command('switch')
+      .description(
+        "hybrid training (the paper's Appendix A, Figure A.1): mSAM for the first or last X of the steps, vanilla for the rest; X = 0 is vanilla, 1 is mSAM throughout: table.md, results.json, chart.svg, chart.png",
+      )
+      .option('--fractions <list>', 'comma-separated fractions X of the steps with mSAM updates', '0,0.25,0.5,0.75,1')
+      .option('--position <first|last>', "where the mSAM part is: 'first', 'last', or 'first,last' for both", 'first')
+      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
+    ['--hybrid', '--hybrid-position'],
+  ).action(async (opts: Opts) => {
+    const fractions = parseList(String(opts['fractions']), '--fractions');
+    const positions = parseChoices(String(opts['position']), '--position', ['first', 'last'] as const);
+    report(await runSwitch({ fractions, positions, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+  });
+
+  addTrainOptions(
+    program
+      .command('bench')
+      .description("training time per epoch of vanilla, SAM and mSAM (the paper's Table A.1), from the steps' times without evaluation (default 1 epoch): table.md, results.json, chart.svg, chart.png")
+      .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
+      .option('--seeds <list>', 'comma-separated seeds (repeats)', '0'),
+    ['--method', '--hybrid', '--hybrid-position'],
+  ).action(async (opts: Opts) => {
+    const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
+    report(await runBench({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts, { epochs: 1 }) }));
+  });
+}

@@ -26,3 +26,4 @@ export {
   type PresetName,
 } from './train';
 export * as models from '../models';
+export { withAutocast, type AutocastDtype } from './amp';

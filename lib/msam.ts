@@ -5,6 +5,7 @@
 //
 // For a native model the m ascent/descent passes run in C++ on a libuv worker thread (csrc/msam);
 // for a model with a TypeScript forward, a closure computing the loss runs them on the JS thread.
+import { withAutocast } from './amp';
 import { autograd, noGrad } from './autograd';
 import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';
@@ -32,6 +33,8 @@ export interface MSAMOptions {
   weightDecayIn?: 'optimizer' | 'loss';
   /** 'loop' runs the shards one after another (the exact reference); 'auto' picks the best available, today 'loop'. */
   strategy?: 'auto' | 'loop';
+  /** Mixed precision: the forward and loss under autocast to this dtype (weights and gradients stay fp32). */
+  autocast?: 'bfloat16' | 'float16';
 }
 
 export interface LossOptions {
@@ -55,9 +58,9 @@ export interface BaseOptimizer {
   step(): void;
 }
 
-const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy']);
+const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'autocast']);
 
-function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchSize'>> & { m?: number; microBatchSize?: number } {
+function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast'>> & { m?: number; microBatchSize?: number; autocast?: 'bfloat16' | 'float16' } {
   if (o === null || typeof o !== 'object') throw new TypeError('MSAM: options must be an object');
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new TypeError(`MSAM: unknown option '${k}'`);
   const fail = (field: string, why: string, got: unknown): never => {
@@ -87,7 +90,9 @@ function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchS
   if (weightDecay > 0 && weightDecayIn === 'optimizer') {
     throw new TypeError("MSAM: option 'weightDecay' applies with weightDecayIn 'loss'; with 'optimizer' set the base optimizer's weightDecay instead");
   }
+  if (o.autocast !== undefined && o.autocast !== 'bfloat16' && o.autocast !== 'float16') fail('autocast', "must be 'bfloat16' or 'float16'", o.autocast);
   return {
+    ...(o.autocast !== undefined ? { autocast: o.autocast } : {}),
     ...(o.m !== undefined ? { m: o.m } : {}),
     ...(o.microBatchSize !== undefined ? { microBatchSize: o.microBatchSize } : {}),
     rho,
@@ -187,7 +192,8 @@ export class MSAM {
       const wasFrozen = native.freezeRunningStats(bnMode === 'freeze');
       const shardLoss = (i: number): Tensor => {
         const shard: Batch = { input: inputs.length === 1 ? (pieces[0]![i] as Tensor) : pieces.map((p) => p[i] as Tensor), target: targets[i] as Tensor };
-        let l = lossOf(this.model, shard);
+        const { autocast } = this.options;
+        let l = autocast === undefined ? lossOf(this.model, shard) : withAutocast(device, autocast, () => lossOf(this.model, shard));
         if (weightDecayIn === 'loss' && weightDecay > 0) l = l.add(params.reduce((s: Tensor, p) => s.add(p.square().sum()), l.mul(0)).mul(weightDecay / 2));
         return l;
       };

@@ -102,6 +102,7 @@ export interface NativeAddon {
     optimizer: OptimizerHandle,
   ): Promise<NativeStepStats>;
   freezeRunningStats(on: boolean): boolean;
+  setAutocast(device: string, dtype: string | null): string | null;
   // optimizers (csrc/optim): errors from these start with the optimizer's kind ("SGD: ...")
   optimCreate(kind: string, groups: { params: TensorHandle[]; options: NativeOptions }[]): OptimizerHandle;
   optimStep(h: OptimizerHandle): void;

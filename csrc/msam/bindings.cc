@@ -1,6 +1,7 @@
 #include "msam/bindings.h"
 
 #include "errors.h"
+#include "msam/autocast.h"
 #include "msam/step.h"
 #include "nn/bindings.h"
 #include "optim/binding.h"
@@ -29,6 +30,8 @@ MsamOptions optionsFromJs(const Napi::Value& v) {
   opts.freezeBatchNorm = o.Get("bnMode").IsString() && o.Get("bnMode").As<Napi::String>().Utf8Value() == "freeze";
   bool inLoss = o.Get("weightDecayIn").IsString() && o.Get("weightDecayIn").As<Napi::String>().Utf8Value() == "loss";
   opts.lossWeightDecay = inLoss ? number("weightDecay", 0) : 0;
+  Napi::Value autocast = o.Get("autocast");
+  if (autocast.IsString()) opts.autocast = parseDtype(env, autocast.As<Napi::String>(), "msam: option 'autocast'");
   return opts;
 }
 
@@ -127,9 +130,25 @@ Napi::Value FreezeRunningStats(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), previous);
 }
 
+// setAutocast(device, dtype | null) -> the previous dtype or null: autocast for TypeScript forwards
+// on the JS thread (evaluation, the closure form).
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::DeviceType d = parseDevice(env, info[0].As<Napi::String>(), "setAutocast").type();
+  Napi::Value previous = autocastEnabled(d) ? Napi::Value(Napi::String::New(env, dtypeName(autocastDtype(d)))) : env.Null();
+  if (info[1].IsString()) {
+    setAutocast(d, true, parseDtype(env, info[1].As<Napi::String>(), "setAutocast"));
+  } else {
+    setAutocast(d, false, autocastDtype(d));
+    at::autocast::clear_cache();
+  }
+  return previous;
+}
+
 }  // namespace
 
 void initMsam(Napi::Env env, Napi::Object exports) {
+  exportFunction<SetAutocast>(env, exports, "setAutocast");
   exportFunction<FreezeRunningStats>(env, exports, "freezeRunningStats");
   exportFunction<Gradient>(env, exports, "msamGradient");
   exportFunction<GradientAsync>(env, exports, "msamGradientAsync");

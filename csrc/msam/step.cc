@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "msam/autocast.h"
+
 namespace msam {
 namespace {
 
@@ -45,8 +47,12 @@ double globalNorm(const std::vector<at::Tensor>& v) {
 
 at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, const at::Tensor& target, const LossSpec& loss,
                      const MsamOptions& opts, const std::vector<at::Tensor>& params) {
-  at::Tensor out = model.forward(inputs)[0];
-  at::Tensor l = loss(out, target);
+  at::Tensor l;
+  {
+    c10::optional<AutocastGuard> autocast;
+    if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
+    l = loss(model.forward(inputs)[0], target);
+  }
   if (opts.lossWeightDecay > 0) {
     at::Tensor sq = at::zeros({}, l.options());
     for (const auto& p : params) sq = sq + p.pow(2).sum();

@@ -110,7 +110,7 @@ export const trainConfigSchema = z
     dropLast: z.boolean().default(true),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     device: device.default('auto'),
-    /** 'bf16' casts the model and inputs to bfloat16 (CUDA only; rejected on the CPU). */
+    /** 'bf16': autocast to bfloat16 (weights and gradients stay float32), on CUDA or the CPU. */
     precision: z.enum(['fp32', 'bf16']).default('fp32'),
     /** libtorch's intra-op threads; default: as libtorch starts. */
     threads: count().optional(),
@@ -137,7 +137,6 @@ export const trainConfigSchema = z
       issue(['microBatchSize'], `must be at most batchSize (${c.batchSize}), got ${c.microBatchSize}`);
     }
     if (c.method === 'vanilla' && c.hybrid !== null) issue(['hybrid'], "a hybrid schedule mixes mSAM (or SAM) with vanilla steps: set method 'msam' or 'sam'");
-    if (c.precision === 'bf16' && c.device === 'cpu') issue(['precision'], "'bf16' is supported on CUDA only; use 'fp32' on the CPU");
     if (c.schedule.name === 'step' && c.schedule.everyEpochs > c.epochs) issue(['schedule', 'everyEpochs'], `must be at most epochs (${c.epochs})`);
   });
 

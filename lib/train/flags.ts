@@ -30,7 +30,7 @@ export const FLAGS: { flag: string; field: string; parse: (text: string) => unkn
   { flag: '--batch-size <n>', field: 'batchSize', parse: num, help: 'examples per step' },
   { flag: '--seed <n>', field: 'seed', parse: num, help: 'seeds the model, the data order and the augmentation' },
   { flag: '--device <device>', field: 'device', parse: str, help: "'auto' (default), 'cpu', 'cuda' or 'cuda:N'" },
-  { flag: '--precision <fp32|bf16>', field: 'precision', parse: str, help: 'bf16 on CUDA only' },
+  { flag: '--precision <fp32|bf16>', field: 'precision', parse: str, help: "'bf16': autocast to bfloat16" },
   { flag: '--threads <n>', field: 'threads', parse: num, help: "libtorch's CPU threads" },
   { flag: '--data-dir <dir>', field: 'data.dir', parse: str, help: "the data set's files (Fashion-MNIST: /usr/share/datasets/fashion-mnist; CIFAR: the binary version's .bin files; GLUE: the task's train.tsv and dev.tsv)" },
   { flag: '--tokenizer <file>', field: 'data.tokenizer', parse: str, help: 'GLUE: a tokenizer.json (default: a word-level vocabulary from the training set)' },

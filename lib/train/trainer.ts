@@ -4,6 +4,7 @@
 // and best) and results.json, and resumes bit for bit from its last checkpoint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { withAutocast } from '../amp';
 import { noGrad } from '../autograd';
 import { loadCheckpoint, saveCheckpoint, type HasOptimizerState } from '../checkpoint';
 import { DataLoader, disposeBatch } from '../data/loader';
@@ -236,7 +237,6 @@ export function buildSchedule(config: TrainConfig, stepsPerEpoch: number): sched
 export function evaluate(
   model: Module,
   loader: DataLoader,
-  cast?: (x: Tensor) => Tensor,
   metric: MetricName = 'accuracy',
 ): { loss: number; accuracy: number; metric: number } {
   const wasTraining = model.training;
@@ -250,7 +250,7 @@ export function evaluate(
       for (let k = 0; k < loader.length; k++) {
         tidy(() => {
           const b = loader.batch(0, k);
-          const inputs = Array.isArray(b.input) ? b.input : [cast ? cast(b.input) : b.input];
+          const inputs = Array.isArray(b.input) ? b.input : [b.input];
           const logits = model.forward(...inputs).float();
           loss += crossEntropy(logits, b.target, { reduction: 'sum' }).item();
           const pred = logits.argmax(1);
@@ -296,9 +296,6 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     }
   }
   const device = resolveDevice(config);
-  if (config.precision === 'bf16' && device === 'cpu') {
-    throw new ConfigError([{ field: 'precision', source: null, message: "'bf16' is supported on CUDA only (this run is on the CPU); use 'fp32'" }]);
-  }
   if (config.threads !== undefined) setNumThreads(config.threads);
   const outDir = config.outDir ?? path.join('runs', `${config.preset ?? 'run'}-${config.method}-${timestamp()}`);
   config = { ...config, outDir };
@@ -328,10 +325,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
 
   manualSeed(config.seed);
   const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
-  const bf16 = config.precision === 'bf16';
+  // bf16: autocast (the ops that gain from it in bfloat16, weights and gradients in float32).
+  const autocast = config.precision === 'bf16' ? ('bfloat16' as const) : undefined;
   model.to(device);
-  if (bf16) model.to('bfloat16');
-  const cast = bf16 ? (x: Tensor) => x.to('bfloat16') : undefined;
   model.train();
   const params = model.parameters().filter((p) => p.requiresGrad);
   const optimizer = buildOptimizer(config.optimizer, params);
@@ -340,14 +336,14 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const lrAt = buildSchedule(config, stepsPerEpoch);
   const loss: LossOptions = { loss: 'cross_entropy', labelSmoothing: config.labelSmoothing };
   const shards = shardsOf(config);
-  const vanilla = new MSAM(model, optimizer, { m: 1, rho: 0 });
+  const vanilla = new MSAM(model, optimizer, { m: 1, rho: 0, ...(autocast ? { autocast } : {}) });
   const sharpBySize = new Map<number, MSAM>();
   const sharpFor = (batchSize: number): MSAM => {
     const key = config.microBatchSize === undefined ? Math.min(shards, batchSize) : batchSize;
     let s = sharpBySize.get(key);
     if (s === undefined) {
       const opts = config.method === 'msam' && config.microBatchSize !== undefined ? { microBatchSize: config.microBatchSize } : { m: key };
-      s = new MSAM(model, optimizer, { ...opts, rho: config.rho, adaptive: config.adaptive });
+      s = new MSAM(model, optimizer, { ...opts, rho: config.rho, adaptive: config.adaptive, ...(autocast ? { autocast } : {}) });
       sharpBySize.set(key, s);
     }
     return s;
@@ -473,9 +469,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
           const lr = lrAt(state.globalStep);
           optimizer.setLr(lr);
           const sam = phase === 'sharp' ? sharpFor(B) : vanilla;
-          // bf16 casts images; token ids and masks stay integers.
-          const input = cast && !Array.isArray(batch.input) ? tidy(() => cast(batch.input as Tensor)) : batch.input;
-          const stepBatch = { input, target: batch.target };
+          const stepBatch = { input: batch.input, target: batch.target };
           const pending: Promise<StepStats> =
             config.gradClip === null
               ? sam.step(stepBatch, loss)
@@ -492,10 +486,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
           } catch (err) {
             buildError = err;
           }
-          const stats = await pending.finally(() => {
-            disposeBatch(batch);
-            if (input !== batch.input) (input as Tensor).dispose();
-          });
+          const stats = await pending.finally(() => disposeBatch(batch));
           if (buildError !== null) throw buildError;
           state.stepInEpoch++;
           state.globalStep++;
@@ -544,7 +535,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
 
       // ---- the end of an epoch: evaluate, log, checkpoint ----
       const evalStart = performance.now();
-      const { loss: testLoss, accuracy: testAccuracy, metric: testMetric } = evaluate(model, testLoader, cast, data.metric);
+      const { loss: testLoss, accuracy: testAccuracy, metric: testMetric } = withAutocast(device, autocast ?? null, () => evaluate(model, testLoader, data.metric));
       lastEvalSeconds = (performance.now() - evalStart) / 1000;
       const isBest = state.best === null || testMetric > (state.best.metric ?? state.best.accuracy);
       if (isBest) state.best = { accuracy: testAccuracy, epoch: e + 1, metric: testMetric };

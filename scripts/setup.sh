@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets msam up on a fresh Debian/Ubuntu machine: the system packages it needs (libtorch-dev,
-# the Fashion-MNIST data set, a C++ toolchain and cmake) when missing, then npm ci (which builds
+# the Fashion-MNIST data set, a C++ toolchain and cmake, and PyTorch/torchvision for Python as
+# the tests' reference) when missing, then npm ci (which builds
 # the addon through the install hook) and the TypeScript build.
 #   bash scripts/setup.sh            # everything
 #   MSAM_SKIP_APT=1 bash scripts/setup.sh   # only the npm part (libtorch from LIBTORCH or python3)
@@ -18,6 +19,7 @@ if [ "${MSAM_SKIP_APT:-0}" != 1 ]; then
   command -v g++ >/dev/null || need+=(g++)
   # PyTorch in Python: the reference that tests and benchmarks compare against.
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+  /usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1 || need+=(python3-torchvision)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "msam setup: installing ${need[*]} with apt-get"

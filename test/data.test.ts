@@ -7,20 +7,13 @@ import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
 import type { Tensor } from '../lib';
+import { idx } from './helpers/synthetic-mnist';
 
 const { DataLoader, Rng, permutation, drawAugment, loadMnist, disposeBatch } = msam.data;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-data-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** An IDX file: magic (0, 0, 0x08, rank), big-endian dims, bytes. */
-function idx(shape: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * shape.length);
-  head[2] = 0x08;
-  head[3] = shape.length;
-  shape.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(data)]);
-}
 
 /** Writes an MNIST-format directory with n train and n test examples of size h×w. */
 function writeMnist(dir: string, n: number, opts: { labels?: number[]; gzip?: boolean; h?: number } = {}): void {

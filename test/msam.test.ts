@@ -22,6 +22,7 @@ import {
   type ReferenceOptions,
   type ReferenceResult,
   type ShardLoss,
+  handSgd,
 } from './helpers/msam-reference';
 
 const { nn } = msam;
@@ -107,24 +108,6 @@ const inputsOf = (input: Tensor | Tensor[]): Tensor[] => (Array.isArray(input) ?
 const trainable = (model: AnyModule): Tensor[] => model.parameters().filter((p) => p.requiresGrad);
 const closureLoss = (model: AnyModule, shard: msam.Batch): Tensor => msam.crossEntropy(model.forward(...inputsOf(shard.input)), shard.target);
 
-/** A hand-written SGD (msam.optim lives on another branch): w -= lr·grad, counting its calls. */
-function handSgd(params: Tensor[], lr: number) {
-  const opt = {
-    calls: 0,
-    step(): void {
-      opt.calls++;
-      msam.noGrad(() => {
-        for (const p of params) {
-          const g = p.grad;
-          if (g === null) continue;
-          msam.tidy(() => p.sub_(g.mul(lr)));
-          g.dispose();
-        }
-      });
-    },
-  };
-  return opt;
-}
 
 /** Float buffers: the largest difference; integer ones (num_batches_tracked) must be equal. */
 function bufferDiff(a: ArrayLike<number | bigint>[], b: ArrayLike<number | bigint>[]): number {

@@ -4,26 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import * as msam from '../lib';
 import type { Tensor } from '../lib';
+import { handSgd } from './helpers/msam-reference';
 
 const { nn } = msam;
 const note = (_key: string, v: number): number => v;
 const trainable = (model: msam.nn.Module): Tensor[] => model.parameters().filter((p) => p.requiresGrad);
 
-/** w -= lr·grad: a base optimizer whose step is trivially cheap, so the step's time is mSAM's. */
-function handSgd(params: Tensor[], lr: number) {
-  return {
-    step(): void {
-      msam.noGrad(() => {
-        for (const p of params) {
-          const g = p.grad;
-          if (g === null) continue;
-          msam.tidy(() => p.sub_(g.mul(lr)));
-          g.dispose();
-        }
-      });
-    },
-  };
-}
 
 // ---- ---------------------------------------------------------------------------
 

@@ -172,3 +172,22 @@ export function restore(ts: Tensor[], snap: ArrayLike<number | bigint>[]): void 
     ),
   );
 }
+
+/** A hand-written SGD, w -= lr·grad, counting its calls: a base optimizer with nothing hidden. */
+export function handSgd(params: Tensor[], lr: number): { calls: number; step(): void } {
+  const opt = {
+    calls: 0,
+    step(): void {
+      opt.calls++;
+      msam.noGrad(() => {
+        for (const p of params) {
+          const g = p.grad;
+          if (g === null) continue;
+          msam.tidy(() => p.sub_(g.mul(lr)));
+          g.dispose();
+        }
+      });
+    },
+  };
+  return opt;
+}

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../../lib';
 
-function idx(shape: number[], data: Uint8Array): Buffer {
+/** An IDX file: magic (0, 0, 0x08, rank), big-endian dims, bytes. */
+export function idx(shape: number[], data: Uint8Array): Buffer {
   const head = Buffer.alloc(4 + 4 * shape.length);
   head[2] = 0x08;
   head[3] = shape.length;

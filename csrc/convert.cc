@@ -12,8 +12,14 @@ struct Where {
   const std::string& op;
   const std::string& arg;
   int index = -1;
-  bool emptyListOk = false;  // `int[2] stride=[]`: the empty default means "derive it"
-  Where at(int i) const { return Where{op, arg, i, emptyListOk}; }
+  const c10::Argument* argument = nullptr;
+  Where at(int i) const { return Where{op, arg, i, argument}; }
+  // `int[2] stride=[]`: an empty default means "derive it", so an empty list is accepted there.
+  // Only asked when a list has the wrong length, off the hot path.
+  bool emptyListOk() const {
+    const auto& def = argument ? argument->default_value() : c10::nullopt;
+    return def && def->isIntList() && def->toIntList().empty();
+  }
   std::string str() const {
     return op + ": argument '" + arg + "'" + (index >= 0 ? "[" + std::to_string(index) + "]" : "");
   }
@@ -82,7 +88,7 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
       auto arr = toArray(v, what, "an array of integers");
       // A fixed-size list (`int[4] padding`) must have its size: some kernels index it blindly.
       // (`int[1] dim` is the schema's way to say "an int or a list", of any length.)
-      if (n && *n > 1 && arr.Length() != static_cast<uint32_t>(*n) && !(arr.Length() == 0 && what.emptyListOk)) {
+      if (n && *n > 1 && arr.Length() != static_cast<uint32_t>(*n) && !(arr.Length() == 0 && what.emptyListOk())) {
         throw Napi::RangeError::New(v.Env(), what.str() + " must be an integer or a list of " + std::to_string(*n) +
                                                  " integers, got a list of " + std::to_string(arr.Length()));
       }
@@ -176,9 +182,7 @@ c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optiona
 }  // namespace
 
 c10::IValue toIValue(const Napi::Value& v, const c10::Argument& arg, const std::string& op) {
-  const auto& def = arg.default_value();
-  bool emptyDefault = def && def->isIntList() && def->toIntList().empty();
-  return convert(v, arg.real_type(), arg.N(), Where{op, arg.name(), -1, emptyDefault});
+  return convert(v, arg.real_type(), arg.N(), Where{op, arg.name(), -1, &arg});
 }
 
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {

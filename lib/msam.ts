@@ -31,8 +31,13 @@ export interface MSAMOptions {
   weightDecay?: number;
   /** 'optimizer' (default): the base optimizer applies its weight decay once per step; 'loss': (λ/2)‖w‖² joins every shard's loss, so it enters the ascent gradient too (the original JAX code). */
   weightDecayIn?: 'optimizer' | 'loss';
-  /** 'loop' runs the shards one after another (the exact reference); 'auto' picks the best available, today 'loop'. */
-  strategy?: 'auto' | 'loop';
+  /**
+   * How the shards' passes run; every strategy gives the loop's gradient to float tolerance.
+   * 'loop': one shard after another (the exact reference); 'graph': one shard's passes captured as
+   * a CUDA graph and replayed per shard (CUDA only); 'vectorized': per-shard weights stacked as
+   * [m, …] and two batched passes (native modules only); 'auto' (default): picks by model and device.
+   */
+  strategy?: 'auto' | 'loop' | 'graph' | 'vectorized';
   /** Mixed precision: the forward and loss under autocast to this dtype (weights and gradients stay fp32). */
   autocast?: 'bfloat16' | 'float16';
 }
@@ -101,7 +106,7 @@ function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchS
     bnMode: oneOf('bnMode', ['update', 'freeze'], 'update'),
     weightDecay,
     weightDecayIn,
-    strategy: oneOf('strategy', ['auto', 'loop'], 'auto'),
+    strategy: oneOf('strategy', ['auto', 'loop', 'graph', 'vectorized'], 'auto'),
   };
 }
 

@@ -32,6 +32,15 @@ MsamOptions optionsFromJs(const Napi::Value& v) {
   opts.lossWeightDecay = inLoss ? number("weightDecay", 0) : 0;
   Napi::Value autocast = o.Get("autocast");
   if (autocast.IsString()) opts.autocast = parseDtype(env, autocast.As<Napi::String>(), "msam: option 'autocast'");
+  Napi::Value strategy = o.Get("strategy");
+  if (strategy.IsString()) {
+    std::string s = strategy.As<Napi::String>().Utf8Value();
+    if (s == "loop") opts.strategy = Strategy::Loop;
+    else if (s == "graph") opts.strategy = Strategy::Graph;
+    else if (s == "vectorized") opts.strategy = Strategy::Vectorized;
+    else if (s == "auto") opts.strategy = Strategy::Auto;
+    else throw Napi::TypeError::New(env, "msam: option 'strategy' must be 'auto', 'loop', 'graph' or 'vectorized', got '" + s + "'");
+  }
   return opts;
 }
 

@@ -8,6 +8,9 @@
 
 namespace msam {
 
+// How the m shards' passes run (DESIGN.md, "Speed"): all give the loop's gradient to float tolerance.
+enum class Strategy { Auto, Loop, Graph, Vectorized };
+
 struct MsamOptions {
   int64_t m = 32;
   double rho = 0.2;
@@ -16,6 +19,7 @@ struct MsamOptions {
   bool freezeBatchNorm = false;  // bnMode 'freeze': running statistics untouched by every pass
   double lossWeightDecay = 0.0;  // weightDecayIn 'loss': + (λ/2)‖w‖² in every shard's loss
   c10::optional<at::ScalarType> autocast;  // forward and loss under autocast to this dtype
+  Strategy strategy = Strategy::Auto;
 };
 
 struct Batch {
@@ -34,6 +38,12 @@ struct StepStats {
 
 // Leaves the mSAM gradient in .grad of every trainable parameter (replacing what was there).
 // On a non-finite value it restores weights and buffers, clears .grad and reports skipped.
+// Dispatches on opts.strategy.
 StepStats msamGradient(nn::Module& model, const Batch& batch, const LossSpec& loss, const MsamOptions& opts);
+
+// The strategies (msam/loop.cc, msam/graph.cc, msam/vectorized.cc).
+StepStats msamGradientLoop(nn::Module& model, const Batch& batch, const LossSpec& loss, const MsamOptions& opts);
+StepStats msamGradientGraph(nn::Module& model, const Batch& batch, const LossSpec& loss, const MsamOptions& opts);
+StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const LossSpec& loss, const MsamOptions& opts);
 
 }  // namespace msam

@@ -10,6 +10,7 @@ export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure,
 export * as optim from './optim';
 export * as schedule from './schedule';
 export * as data from './data';
+export * as analysis from './analysis';
 export {
   train,
   presets as trainPresets,

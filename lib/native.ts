@@ -44,6 +44,47 @@ export interface NativeStepStats {
   skipReason: string | null;
 }
 
+/** A progress event of the loss-landscape analyses (csrc/hessian/progress.h). */
+export interface NativeProgressEvent {
+  stage: 'eigenvalue' | 'trace' | 'mSharpness';
+  index: number;
+  iteration: number;
+  total: number;
+  value: number;
+  change: number;
+}
+
+/** Batches for the loss-landscape analyses: inputs[b] (one or more tensors) and targets[b]. */
+export interface NativeBatches {
+  inputs: TensorHandle[][];
+  targets: TensorHandle[];
+}
+
+export interface NativeEigenResult {
+  eigenvalues: number[];
+  iterations: number[];
+  converged: boolean[];
+  relativeResiduals: number[];
+  hessianVectorProducts: number;
+  eigenvectors?: TensorHandle[][];
+}
+
+export interface NativeTraceResult {
+  trace: number;
+  standardError: number;
+  samples: number;
+  converged: boolean;
+  values: number[];
+}
+
+export interface NativeMSharpnessResult {
+  sharpness: number;
+  oneStep: number;
+  loss: number;
+  standardError: number;
+  shards: number;
+}
+
 export interface NativeAddon {
   // tensors
   fromData(data: ArrayBufferView, shape: number[], dtype: string | null, device: string | null, requiresGrad: boolean): TensorHandle;
@@ -103,6 +144,11 @@ export interface NativeAddon {
   ): Promise<NativeStepStats>;
   freezeRunningStats(on: boolean): boolean;
   setAutocast(device: string, dtype: string | null): string | null;
+  // the loss landscape (csrc/hessian): the model in eval mode, the mean loss over all batches' examples
+  hessianVectorProduct(model: ModuleHandle, data: NativeBatches, loss: object, vector: TensorHandle[]): TensorHandle[];
+  hessianEigenvaluesAsync(model: ModuleHandle, data: NativeBatches, loss: object, options: object, onProgress: ((e: NativeProgressEvent) => void) | null): Promise<NativeEigenResult>;
+  hessianTraceAsync(model: ModuleHandle, data: NativeBatches, loss: object, options: object, onProgress: ((e: NativeProgressEvent) => void) | null): Promise<NativeTraceResult>;
+  mSharpnessAsync(model: ModuleHandle, data: NativeBatches, loss: object, options: object, onProgress: ((e: NativeProgressEvent) => void) | null): Promise<NativeMSharpnessResult>;
   // optimizers (csrc/optim): errors from these start with the optimizer's kind ("SGD: ...")
   optimCreate(kind: string, groups: { params: TensorHandle[]; options: NativeOptions }[]): OptimizerHandle;
   optimStep(h: OptimizerHandle): void;

@@ -1,0 +1,57 @@
+// A trained model back from a checkpoint that msam.train wrote (last or best): its configuration
+// from the sidecar, the model rebuilt for its data set, and its weights loaded.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadCheckpoint } from '../checkpoint';
+import type { Module } from '../nn/module';
+import { Tensor } from '../tensor/core';
+import type { TrainConfig } from '../train/config';
+import type { LoadedData } from '../train/datasets';
+import { buildModel } from '../train/models';
+import { validate } from '../train/resolve';
+import { runFiles } from '../train/trainer';
+import type { Device } from '../types';
+
+const KINDS = ['msam.train/1', 'msam.train.best/1'];
+
+/** A checkpoint file, or a run directory (its checkpoints/last.safetensors: the final solution). */
+export function checkpointPath(fileOrRun: string): string {
+  if (!fs.existsSync(fileOrRun)) throw new Error(`--checkpoint: ${fileOrRun} does not exist`);
+  if (!fs.statSync(fileOrRun).isDirectory()) return fileOrRun;
+  for (const f of [runFiles(fileOrRun).last, path.join(fileOrRun, 'last.safetensors')]) if (fs.existsSync(f)) return f;
+  throw new Error(`--checkpoint: the directory ${fileOrRun} holds no checkpoint (looked for checkpoints/last.safetensors and last.safetensors)`);
+}
+
+/** The training configuration a checkpoint of msam.train records (its sidecar's extra.config). */
+export function trainedConfig(file: string): TrainConfig {
+  const side = `${file}.json`;
+  let meta: { extra?: { kind?: unknown; config?: unknown } | null };
+  try {
+    meta = JSON.parse(fs.readFileSync(side, 'utf8')) as typeof meta;
+  } catch (e) {
+    throw new Error(`${file}: cannot read its metadata ${side} (${(e as Error).message})`);
+  }
+  const extra = meta?.extra;
+  if (extra === null || extra === undefined || !KINDS.includes(String(extra.kind))) {
+    throw new Error(`${file} was not written by msam.train (its sidecar has no ${KINDS.join(' or ')} metadata): the model cannot be rebuilt`);
+  }
+  return validate(extra.config);
+}
+
+/** The checkpoint's model, built as its run built it for `data`, with the saved weights, on `device`. */
+export function loadTrainedModel(file: string, config: TrainConfig, data: LoadedData, device: Device): Module {
+  const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
+  const ck = loadCheckpoint(file, { device });
+  try {
+    model.to(device);
+    model.loadStateDict(ck.model);
+  } finally {
+    disposeAll(ck); // the model's copies, the optimizer state and the generator states
+  }
+  return model;
+}
+
+function disposeAll(v: unknown): void {
+  if (v instanceof Tensor) v.dispose();
+  else if (v !== null && typeof v === 'object') Object.values(v).forEach(disposeAll);
+}

@@ -1,6 +1,7 @@
 // The experiment commands of `msam`: compare, sweep-m, switch and bench. Each trains a grid of
 // `msam train` runs over the same preset < config file < flags layers, prints progress per run on
 // stderr, and the table and the directory it wrote on stdout.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { METHODS } from '../train/config';
@@ -9,6 +10,7 @@ import { runCompare } from './compare';
 import { addTrainOptions, experimentLayers } from './options';
 import { parseChoices, parseList, type ExperimentReport } from './runner';
 import { runSweepM } from './sweep-m';
+import { addSharpnessOptions, runSharpness, sharpnessOptionsFrom } from './sharpness';
 import { runSwitch } from './switch';
 
 function report(r: ExperimentReport): void {
@@ -20,23 +22,53 @@ function report(r: ExperimentReport): void {
 type Opts = Record<string, unknown>;
 const seedsOf = (opts: Opts) => parseList(String(opts['seeds']), '--seeds', 'int');
 const outDirOf = (opts: Opts) => (typeof opts['outDir'] === 'string' ? opts['outDir'] : undefined);
+const SHARPNESS_FLAGS = ['sharpness', 'examples', 'hessianBatchSize', 'topK', 'maxIterations', 'tolerance', 'traceSamples', 'traceTolerance', 'shardSize', 'sharpnessRho', 'ascentSteps', 'analysisSeed'];
 const layersOf = (opts: Opts, defaults?: Record<string, unknown>) => {
-  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, ...rest } = opts;
+  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, ...all } = opts;
+  const rest = Object.fromEntries(Object.entries(all).filter(([k]) => !SHARPNESS_FLAGS.includes(k)));
   return experimentLayers(rest, defaults);
 };
 
 /** Adds compare, sweep-m, switch and bench to `program`. */
 export function addExperimentCommands(program: Command): void {
-  addTrainOptions(
-    program
-      .command('compare')
-      .description("methods × seeds on one model and data set: mean ± std test accuracy per method, as the paper's Tables 2 and 3 (table.md, results.json, chart.svg, chart.png)")
-      .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
-      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
-    ['--method', '--hybrid', '--hybrid-position'],
+  addSharpnessOptions(
+    addTrainOptions(
+      program
+        .command('compare')
+        .description(
+          "methods × seeds on one model and data set: mean ± std test accuracy per method, as the paper's Tables 2 and 3 (table.md, results.json, chart.svg, chart.png); " +
+            "with --sharpness also λ_max, trace and m-sharpness of every final model, as its Table 4 (sharpness.svg, sharpness.png)",
+        )
+        .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
+        .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+        .option('--sharpness', 'after training, measure the sharpness of each final model (the flags below tune it)'),
+      ['--method', '--hybrid', '--hybrid-position'],
+    ),
   ).action(async (opts: Opts) => {
     const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
-    report(await runCompare({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+    const sharpness = opts['sharpness'] === true ? sharpnessOptionsFrom(opts) : undefined;
+    report(await runCompare({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts), ...(sharpness ? { sharpness } : {}) }));
+  });
+
+  addSharpnessOptions(
+    program
+      .command('sharpness')
+      .description(
+        "the sharpness of trained models (the paper's Table 4): λ_max of the Hessian of the training loss by power iteration, Hutchinson's trace and m-sharpness, " +
+          'mean ± std over seeds per method (table.md, results.json)',
+      )
+      .requiredOption('--checkpoint <file...>', 'checkpoints written by msam train, or run directories (their last checkpoint, the final weights)')
+      .option('--device <device>', "'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'", 'auto')
+      .option('--out-dir <dir>', 'where results.json and table.md go (default runs/sharpness-<time>)')
+      .option('--json', 'print results.json instead of the table'),
+  ).action(async (opts: Opts) => {
+    const r = await runSharpness({ checkpoints: opts['checkpoint'] as string[], outDir: outDirOf(opts), device: opts['device'] as 'auto', ...sharpnessOptionsFrom(opts) });
+    if (opts['json'] === true) {
+      console.log(fs.readFileSync(r.files['results'] as string, 'utf8').trimEnd());
+      return;
+    }
+    console.log(r.table);
+    console.log(`\nwrote ${r.dir}: ${Object.values(r.files).map((f) => path.relative(r.dir, f)).join(', ')}`);
   });
 
   addTrainOptions(

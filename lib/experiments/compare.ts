@@ -5,11 +5,15 @@ import { barChartSpec, writeChart } from '../report/chart';
 import { formatMeanStd, summarize } from '../report/stats';
 import { markdownTable } from '../report/table';
 import { METHODS, type Method } from '../train/config';
+import type { SharpnessOptions } from '../analysis/sharpness';
 import { budget, dataName, METHOD_NAMES, modelName } from './describe';
+import { measureCheckpoint, sharpnessTables, summarizeSharpness, type SharpnessRecord } from './sharpness';
 import { byLabel, common, experimentDir, runGrid, writeReport, type ExperimentOptions, type ExperimentReport } from './runner';
 
 export interface CompareOptions extends ExperimentOptions {
   methods: Method[];
+  /** Also measure each final model's sharpness (λ_max, trace, m-sharpness; the paper's Table 4). */
+  sharpness?: SharpnessOptions;
 }
 
 export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
@@ -48,6 +52,45 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
       { title: `${modelName(config)} on ${dataName(config)}: test accuracy (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'test accuracy (%), mean ± std' },
     ),
   );
-  const files = writeReport(dir, { experiment: 'compare', methods: o.methods, seeds: o.seeds, summary, runs, config: common(config) }, table);
-  return { dir: path.resolve(dir), files: { ...files, chartSvg: chart.svg, chartPng: chart.png }, table, runs };
+  if (o.sharpness === undefined) {
+    const files = writeReport(dir, { experiment: 'compare', methods: o.methods, seeds: o.seeds, summary, runs, config: common(config) }, table);
+    return { dir: path.resolve(dir), files: { ...files, chartSvg: chart.svg, chartPng: chart.png }, table, runs };
+  }
+
+  // The sharpness of every final model (its run's last checkpoint), on the device it trained on.
+  const log = o.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const records: SharpnessRecord[] = [];
+  for (const [i, run] of runs.entries()) {
+    const { record } = await measureCheckpoint(run.outDir, { ...o.sharpness, device: run.device }, log, `[sharpness ${i + 1}/${runs.length}] ${run.label}, seed ${run.seed}`);
+    records.push(record);
+  }
+  const sharpSummary = summarizeSharpness(records);
+  const withSharpness = runs.map((r, i) => {
+    const s = records[i] as SharpnessRecord;
+    return { ...r, lambdaMax: s.lambdaMax, trace: s.trace, mSharpness: s.mSharpness, sharpness: s.details };
+  });
+  const summaryWith = summary.map((s) => {
+    const t = sharpSummary.find((x) => x.method === s.method);
+    return { ...s, lambdaMax: t?.lambdaMax ?? null, trace: t?.trace ?? null, mSharpness: t?.mSharpness ?? null };
+  });
+  const sharpChart = await writeChart(
+    dir,
+    'sharpness',
+    barChartSpec(
+      sharpSummary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: s.lambdaMax.mean, std: s.lambdaMax.std })),
+      { title: `${modelName(config)} on ${dataName(config)}: λ_max of the training loss's Hessian (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'λ_max, mean ± std', zero: true },
+    ),
+  );
+  const fullTable = [table, '', sharpnessTables(records, config)].join('\n');
+  const files = writeReport(
+    dir,
+    { experiment: 'compare', methods: o.methods, seeds: o.seeds, summary: summaryWith, runs: withSharpness, sharpnessOptions: o.sharpness, config: common(config) },
+    fullTable,
+  );
+  return {
+    dir: path.resolve(dir),
+    files: { ...files, chartSvg: chart.svg, chartPng: chart.png, sharpnessSvg: sharpChart.svg, sharpnessPng: sharpChart.png },
+    table: fullTable,
+    runs,
+  };
 }

@@ -26,6 +26,7 @@ export function checkpointPath(fileOrRun: string): string {
 export function trainedConfig(file: string): TrainConfig {
   const side = `${file}.json`;
   let meta: { extra?: { kind?: unknown; config?: unknown } | null };
+  if (!fs.existsSync(side)) throw new Error(`${file} was not written by msam.train (it has no sidecar ${path.basename(side)} with its configuration): the model cannot be rebuilt`);
   try {
     meta = JSON.parse(fs.readFileSync(side, 'utf8')) as typeof meta;
   } catch (e) {

@@ -50,27 +50,6 @@ export function addExperimentCommands(program: Command): void {
     report(await runCompare({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts), ...(sharpness ? { sharpness } : {}) }));
   });
 
-  addSharpnessOptions(
-    program
-      .command('sharpness')
-      .description(
-        "the sharpness of trained models (the paper's Table 4): λ_max of the Hessian of the training loss by power iteration, Hutchinson's trace and m-sharpness, " +
-          'mean ± std over seeds per method (table.md, results.json)',
-      )
-      .requiredOption('--checkpoint <file...>', 'checkpoints written by msam train, or run directories (their last checkpoint, the final weights)')
-      .option('--device <device>', "'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'", 'auto')
-      .option('--out-dir <dir>', 'where results.json and table.md go (default runs/sharpness-<time>)')
-      .option('--json', 'print results.json instead of the table'),
-  ).action(async (opts: Opts) => {
-    const r = await runSharpness({ checkpoints: opts['checkpoint'] as string[], outDir: outDirOf(opts), device: opts['device'] as 'auto', ...sharpnessOptionsFrom(opts) });
-    if (opts['json'] === true) {
-      console.log(fs.readFileSync(r.files['results'] as string, 'utf8').trimEnd());
-      return;
-    }
-    console.log(r.table);
-    console.log(`\nwrote ${r.dir}: ${Object.values(r.files).map((f) => path.relative(r.dir, f)).join(', ')}`);
-  });
-
   addTrainOptions(
     program
       .command('sweep-m')
@@ -109,5 +88,26 @@ export function addExperimentCommands(program: Command): void {
   ).action(async (opts: Opts) => {
     const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
     report(await runBench({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts, { epochs: 1 }) }));
+  });
+
+  addSharpnessOptions(
+    program
+      .command('sharpness')
+      .description(
+        "the sharpness of trained models (the paper's Table 4): λ_max of the Hessian of the training loss by power iteration, Hutchinson's trace and m-sharpness, " +
+          'mean ± std over seeds per method (table.md, results.json)',
+      )
+      .requiredOption('--checkpoint <file...>', 'checkpoints written by msam train, or run directories (their last checkpoint, the final weights)')
+      .option('--device <device>', "'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'", 'auto')
+      .option('--out-dir <dir>', 'where results.json and table.md go (default runs/sharpness-<time>)')
+      .option('--json', 'print results.json instead of the table'),
+  ).action(async (opts: Opts) => {
+    const r = await runSharpness({ checkpoints: opts['checkpoint'] as string[], outDir: outDirOf(opts), device: opts['device'] as 'auto', ...sharpnessOptionsFrom(opts) });
+    if (opts['json'] === true) {
+      console.log(fs.readFileSync(r.files['results'] as string, 'utf8').trimEnd());
+      return;
+    }
+    console.log(r.table);
+    console.log(`\nwrote ${r.dir}: ${Object.values(r.files).map((f) => path.relative(r.dir, f)).join(', ')}`);
   });
 }

@@ -336,6 +336,26 @@ describe('a small MLP against its full Hessian', () => {
   });
 });
 
+describe('float32, as training runs', () => {
+  it("a float32 small CNN's products agree with the same model's in float64 (conv kernels chosen for float32 included)", () => {
+    msam.manualSeed(3);
+    const model32 = msam.models.smallCnn({ width: 8 });
+    model32.train();
+    msam.noGrad(() => model32.forward(msam.randn([16, 1, 28, 28]).mul(1.3).add(0.2))); // running statistics
+    const model64 = msam.models.smallCnn({ width: 8 });
+    model64.loadStateDict(model32.stateDict());
+    model64.to('float64');
+    const x = msam.randn([32, 1, 28, 28]);
+    const y = msam.randint(0, 10, [32]);
+    const v = model32.parameters().map((p) => msam.randnLike(p));
+    const loss = { loss: 'cross_entropy' as const, labelSmoothing: 0.1 };
+    const hv32 = flat(analysis.hessianVectorProduct(model32, { input: x, target: y }, v, { loss }));
+    const hv64 = flat(analysis.hessianVectorProduct(model64, { input: x.double(), target: y }, v.map((t) => t.double()), { loss }));
+    const scale = Math.max(...hv64.map(Math.abs));
+    expect(maxAbsDiff(hv32, hv64) / scale).toBeLessThan(1e-4);
+  });
+});
+
 // ---- PyTorch: torch.autograd.functional.hvp on the same model and weights -------------------------
 
 const execFileAsync = promisify(execFile);

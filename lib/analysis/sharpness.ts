@@ -25,7 +25,7 @@ export interface SharpnessOptions {
   topK?: number;
   /** Power iterations per eigenvalue at most. Default 20 (eigenthings' default). */
   maxIterations?: number;
-  /** Relative change of the eigenvalue that ends the iteration. Default 1e-3 (eigenthings'). */
+  /** Relative change of the eigenvalue that ends the iteration. Default 1e-3 (eigenthings uses 1e-4; the change after the stop is reported). */
   tolerance?: number;
   /** Hutchinson's trace (default true), with at most `traceSamples` (default 20) Rademacher vectors, stopping at a relative standard error of `traceTolerance` (default 0.05). */
   trace?: boolean;
@@ -65,7 +65,8 @@ const DEFAULTS = { examples: 2048, batchSize: 1024, seed: 0, topK: 1, maxIterati
 
 /** Sharpness measures of `model` over `batches` (see SharpnessOptions). */
 export async function measureSharpness(model: Module, batches: Batch[], options: SharpnessOptions = {}): Promise<SharpnessResult> {
-  const o = { ...DEFAULTS, ...options };
+  // Fields given as undefined keep their defaults.
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & SharpnessOptions;
   const started = performance.now();
   const loss = { loss: 'cross_entropy' as const, labelSmoothing: o.labelSmoothing ?? 0 };
   const common = { loss, ...(o.onProgress ? { onProgress: o.onProgress } : {}) };
@@ -97,6 +98,9 @@ export async function measureSharpness(model: Module, batches: Batch[], options:
 /** The training batches of the analysis: the first `examples` of a seeded shuffle (or all, in order), normalized, not augmented. */
 export function analysisBatches(data: LoadedData, device: Device, o: { examples?: number | 'all'; batchSize?: number; seed?: number }): { batches: Batch[]; loader: DataLoader } {
   const all = o.examples === 'all';
+  if (!all && o.examples !== undefined && !(typeof o.examples === 'number' && Number.isSafeInteger(o.examples) && o.examples >= 1)) {
+    throw new RangeError(`sharpness: option 'examples' must be an integer ≥ 1 or 'all', got ${String(o.examples)}`);
+  }
   const batchSize = o.batchSize ?? DEFAULTS.batchSize;
   const loader = new DataLoader(data.train, {
     batchSize,

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #ifdef MSAM_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -98,6 +99,21 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// cudaDeviceName(device) -> "NVIDIA H200" (null without CUDA): for `msam doctor`
+Napi::Value CudaDeviceName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef MSAM_WITH_CUDA
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "cudaDeviceName: device must be an index");
+  int64_t device = info[0].As<Napi::Number>().Int64Value();
+  if (!torch::cuda::is_available() || device < 0 || device >= static_cast<int64_t>(torch::cuda::device_count())) {
+    throw Napi::RangeError::New(env, "cudaDeviceName: no CUDA device " + std::to_string(device));
+  }
+  return Napi::String::New(env, at::cuda::getDeviceProperties(device)->name);
+#else
+  return env.Null();
+#endif
+}
+
 }  // namespace
 
 void initRuntime(Napi::Env env, Napi::Object exports) {
@@ -111,6 +127,7 @@ void initRuntime(Napi::Env env, Napi::Object exports) {
   exportFunction<CudaDeviceCount>(env, exports, "cudaDeviceCount");
   exportFunction<CudaSynchronize>(env, exports, "cudaSynchronize");
   exportFunction<CudaMemory>(env, exports, "cudaMemory");
+  exportFunction<CudaDeviceName>(env, exports, "cudaDeviceName");
 }
 
 }  // namespace msam

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { METRICS } from './data/metrics';
 import { addExperimentCommands } from './experiments/commands';
+import { addToolCommands } from './tool-commands';
 import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
@@ -89,6 +90,7 @@ program
   });
 
 addExperimentCommands(program);
+addToolCommands(program);
 
 if (require.main === module) {
   program.parseAsync(process.argv).catch((e: unknown) => {

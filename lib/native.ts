@@ -148,6 +148,8 @@ export function packageRoot(): string {
 export interface FoundLibtorch {
   source: string;
   root: string;
+  /** The folder with TorchConfig.cmake. */
+  torchDir: string;
   libdir: string;
   version: string | null;
   cuda: boolean;

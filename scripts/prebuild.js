@@ -72,7 +72,52 @@ function runPrebuildify(name, stage) {
   });
 }
 
+/**
+ * One prebuild at a time per checkout (test files that need the prebuild may ask for it at once):
+ * a lock folder holding the owner's pid; a lock whose owner is gone is taken over.
+ */
+async function withLock(fn) {
+  const lock = path.join(buildDir, 'prebuild.lock');
+  fs.mkdirSync(buildDir, { recursive: true });
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let owner = NaN;
+      try {
+        owner = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+      } catch {
+        // being written: wait
+      }
+      let alive = true;
+      if (Number.isInteger(owner) && owner > 0) {
+        try {
+          process.kill(owner, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) fs.rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`prebuild: ${lock} is held by process ${owner}`);
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 async function main() {
+  await withLock(makePrebuild);
+}
+
+async function makePrebuild() {
   const ifNeeded = process.argv.includes('--if-needed');
   // This checkout's build first (a no-op when it is up to date): the prebuild links its objects.
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
@@ -89,7 +134,9 @@ async function main() {
     console.log(`prebuild: ${path.relative(root, base)}.node is up to date`);
     return;
   }
-  await runPrebuildify(name, path.join(buildDir, 'prebuild-stage'));
+  const stage = path.join(buildDir, 'prebuild-stage');
+  await runPrebuildify(name, stage);
+  fs.rmSync(stage, { recursive: true, force: true });
 
   const info = dynamicInfo(`${base}.node`);
   if (info.paths.length > 0) throw new Error(`prebuild: ${base}.node still has ${info.paths.join(', ')}: it would look for libtorch on the build machine`);
@@ -106,7 +153,7 @@ async function main() {
     builtFrom: `${lt.source}: ${lt.libdir}`,
     builtWith: { node: process.version, date: new Date().toISOString().slice(0, 10) },
   };
-  const tmp = `${base}.json.tmp`;
+  const tmp = `${base}.json.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
   fs.renameSync(tmp, `${base}.json`);
   console.log(`prebuild: ${path.relative(root, base)}.node (libtorch ${lt.version}, ${lt.cuda ? `CUDA ${lt.cudaVersion}` : 'cpu'}, glibc ≥ ${info.glibc}) and its manifest`);

@@ -211,14 +211,21 @@ export interface LoadedBinary {
 
 function loadPrebuild(root: string, file: string | null, kind: LoadedBinary['kind']): [string, LoadedBinary] {
   const scripts = prebuildScripts(root);
+  let prebuild: Prebuild | null = null;
+  if (file !== null) {
+    const json = file.replace(/\.node$/, '.json');
+    const manifest = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, 'utf8')) as PrebuildManifest) : null;
+    prebuild = { name: path.basename(file, '.node'), file, manifest };
+    // A binary without a manifest (a build with its own RUNPATH) finds libtorch by itself.
+    if (manifest === null) return [file, { kind, path: file, name: prebuild.name, preloaded: [], libtorch: null }];
+  }
   let lt: FoundLibtorch;
   try {
     lt = scripts.find();
   } catch (e) {
     throw new Error(`msam: this package has no build of its own, and the prebuilt binaries need libtorch.\n${(e as Error).message}`);
   }
-  let prebuild: Prebuild | null;
-  if (file === null) {
+  if (prebuild === null) {
     const selection = scripts.selectPrebuild(root, lt);
     if (!selection.prebuild) {
       throw new Error(
@@ -228,10 +235,6 @@ function loadPrebuild(root: string, file: string | null, kind: LoadedBinary['kin
       );
     }
     prebuild = selection.prebuild;
-  } else {
-    const json = file.replace(/\.node$/, '.json');
-    const manifest = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, 'utf8')) as PrebuildManifest) : null;
-    prebuild = { name: path.basename(file, '.node'), file, manifest };
   }
   const preloaded = prebuild.manifest ? scripts.preloadLibtorch(prebuild.manifest, lt) : [];
   return [prebuild.file, { kind, path: prebuild.file, name: prebuild.name, preloaded, libtorch: lt }];

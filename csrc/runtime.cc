@@ -108,7 +108,7 @@ Napi::Value CudaDeviceName(const Napi::CallbackInfo& info) {
   if (!torch::cuda::is_available() || device < 0 || device >= static_cast<int64_t>(torch::cuda::device_count())) {
     throw Napi::RangeError::New(env, "cudaDeviceName: no CUDA device " + std::to_string(device));
   }
-  return Napi::String::New(env, at::cuda::getDeviceProperties(device)->name);
+  return Napi::String::New(env, at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(device))->name);
 #else
   return env.Null();
 #endif

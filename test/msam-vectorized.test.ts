@@ -230,3 +230,32 @@ describe('vectorized strategy: errors', () => {
     expect(() => new msam.MSAM(new nn.Linear(2, 2), { step() {} }, { chunkSize: 0 })).toThrow(/option 'chunkSize' must be an integer ≥ 1/);
   });
 });
+
+describe.skipIf(!msam.cuda.isAvailable())('vectorized strategy on CUDA', () => {
+  // float32 on the device (cuDNN and cuBLAS may pick other algorithms for the batched shapes):
+  // relative agreement with the loop.
+  for (const name of ['cnn (Conv2d, BatchNorm2d, pooling, Flatten)', 'ViT (patches, class token, positions, LayerNorm, attention, GELU)', 'text classifier (embeddings with padding, attention mask)']) {
+    it(`${name}: float32 gradient within 1e-4 (relative) of the loop's`, () => {
+      const c = CASES[name]!;
+      msam.manualSeed(7);
+      const model = c.model().to('cuda');
+      const raw = c.data(16);
+      const data = {
+        input: (Array.isArray(raw.input) ? raw.input : [raw.input]).map((t) => (t.dtype === 'float64' ? t.float() : t).to('cuda')),
+        target: raw.target.to('cuda'),
+      };
+      const rng = native.rngState('cpu');
+      const weights0 = snapshot(model.parameters());
+      const gradsWith = (strategy: 'loop' | 'vectorized'): Float64Array[] => {
+        restore(model.parameters(), weights0);
+        native.setRngState('cpu', rng);
+        new msam.MSAM(model, { step() {} }, { m: 4, rho: 0.1, strategy }).gradientSync(data);
+        return gradsOf(model);
+      };
+      const loop = gradsWith('loop');
+      const vec = gradsWith('vectorized');
+      const scale = Math.max(...loop.map((g) => Math.max(...Array.from(g, Math.abs))));
+      expect(maxAbsDiff(vec, loop) / scale).toBeLessThan(1e-4);
+    });
+  }
+});

@@ -71,8 +71,10 @@ void updateRunningStats(const at::Tensor& x, const at::Tensor& runningMean, cons
   at::NoGradGuard noGrad;
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  auto [var, mean] = at::var_mean(x, dims, /*unbiased=*/true);
   auto dtype = runningMean.scalar_type();
+  // Under autocast the input may be half precision: the statistics are taken in the buffers' dtype,
+  // as the fused kernels accumulate them.
+  auto [var, mean] = at::var_mean(x.scalar_type() == dtype ? x : x.to(dtype), dims, /*unbiased=*/true);
   // Shard k's statistics enter with weight momentum·(1 - momentum)^(G-1-k); the old value with (1 - momentum)^G.
   at::Tensor powers = at::arange(G - 1, -1, -1, runningMean.options());
   at::Tensor coef = momentum * at::pow(1.0 - momentum, powers);

@@ -38,6 +38,8 @@ export interface MSAMOptions {
    * [m, …] and two batched passes (native modules only); 'auto' (default): picks by model and device.
    */
   strategy?: 'auto' | 'loop' | 'graph' | 'vectorized';
+  /** 'vectorized': how many shards run in one batched pass (memory grows with it). Default: all m. */
+  chunkSize?: number;
   /** Mixed precision: the forward and loss under autocast to this dtype (weights and gradients stay fp32). */
   autocast?: 'bfloat16' | 'float16';
 }
@@ -63,21 +65,24 @@ export interface BaseOptimizer {
   step(): void;
 }
 
-const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'autocast']);
+const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'chunkSize', 'autocast']);
 
-function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast'>> & { m?: number; microBatchSize?: number; autocast?: 'bfloat16' | 'float16' } {
+function validate(
+  o: MSAMOptions,
+): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast' | 'chunkSize'>> & { m?: number; microBatchSize?: number; autocast?: 'bfloat16' | 'float16'; chunkSize?: number } {
   if (o === null || typeof o !== 'object') throw new TypeError('MSAM: options must be an object');
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new TypeError(`MSAM: unknown option '${k}'`);
   const fail = (field: string, why: string, got: unknown): never => {
     // String() for numbers: JSON.stringify writes NaN and ±Infinity as null.
     throw new RangeError(`MSAM: option '${field}' ${why}, got ${typeof got === 'number' ? String(got) : JSON.stringify(got)}`);
   };
-  const positiveInt = (field: 'm' | 'microBatchSize') => {
+  const positiveInt = (field: 'm' | 'microBatchSize' | 'chunkSize') => {
     const v = o[field];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) fail(field, 'must be an integer ≥ 1', v);
   };
   positiveInt('m');
   positiveInt('microBatchSize');
+  positiveInt('chunkSize');
   if (o.m !== undefined && o.microBatchSize !== undefined) throw new TypeError("MSAM: give either option 'm' or option 'microBatchSize', not both");
   const rho = o.rho ?? 0.2;
   if (!(Number.isFinite(rho) && rho >= 0)) fail('rho', 'must be a finite number ≥ 0', o.rho);
@@ -100,6 +105,7 @@ function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchS
     ...(o.autocast !== undefined ? { autocast: o.autocast } : {}),
     ...(o.m !== undefined ? { m: o.m } : {}),
     ...(o.microBatchSize !== undefined ? { microBatchSize: o.microBatchSize } : {}),
+    ...(o.chunkSize !== undefined ? { chunkSize: o.chunkSize } : {}),
     rho,
     adaptive: o.adaptive ?? false,
     eta,

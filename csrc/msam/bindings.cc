@@ -27,6 +27,7 @@ MsamOptions optionsFromJs(const Napi::Value& v) {
   opts.rho = number("rho", 0.2);
   opts.adaptive = o.Get("adaptive").ToBoolean();
   opts.eta = number("eta", 0.01);
+  opts.chunkSize = static_cast<int64_t>(number("chunkSize", 0));
   opts.freezeBatchNorm = o.Get("bnMode").IsString() && o.Get("bnMode").As<Napi::String>().Utf8Value() == "freeze";
   bool inLoss = o.Get("weightDecayIn").IsString() && o.Get("weightDecayIn").As<Napi::String>().Utf8Value() == "loss";
   opts.lossWeightDecay = inLoss ? number("weightDecay", 0) : 0;

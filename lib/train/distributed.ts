@@ -9,7 +9,6 @@ import { rankShare } from '../dist/split';
 import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/core';
 import { manualSeed, tensor } from '../tensor/creation';
-import { tidy } from '../tensor/memory';
 
 export class Ranks {
   readonly world: number;
@@ -90,5 +89,3 @@ export class Ranks {
     if (this.distributed) await (this.group as ProcessGroup).barrier();
   }
 }
-
-export const disposeViews = (views: Tensor[]): void => tidy(() => views.forEach((v) => v.dispose()));

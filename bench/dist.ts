@@ -1,7 +1,9 @@
 // Step time of data-parallel mSAM: 1 process against N processes (Gloo over c10d) on this
 // machine's CPUs, the same global batch and m. Each configuration is launched fresh; rank 0
 // reports the median ms per step (the mSAM passes, the all-reduce and the SGD step).
-//   node dist/bench/dist.js [--batch 128] [--ms 4,8] [--steps 12] [--warmup 3] [--out bench/results/dist-cpu.json]
+// Rounds alternate the configurations (a shared machine's load then falls on all of them alike)
+// and the median over rounds is reported, with every round's value and the load average.
+//   node dist/bench/dist.js [--batch 128] [--ms 4,8] [--steps 12] [--warmup 3] [--rounds 3] [--out bench/results/dist-cpu.json]
 // A worker (launched by the driver with WORLD_SIZE set) measures one configuration.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -75,32 +77,47 @@ async function driver(): Promise<void> {
   const ms = flag('--ms', '4,8').split(',');
   const steps = flag('--steps', '12');
   const warmup = flag('--warmup', '3');
+  const rounds = Number(flag('--rounds', '3'));
   const outFile = flag('--out', path.join(__dirname, '..', '..', 'bench', 'results', 'dist-cpu.json'));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-bench-dist-'));
-  const results: Measured[] = [];
   const configs = [
     { nproc: 1, threads: 1 },
     { nproc: 1, threads: 2 },
     { nproc: 2, threads: 1 },
   ];
-  for (const m of ms) {
-    for (const c of configs) {
-      const result = path.join(tmp, `r-${m}-${c.nproc}-${c.threads}.json`);
-      const r = await launch({
-        command: process.execPath,
-        args: [__filename, '--worker', '--batch', batch, '--m', m, '--steps', steps, '--warmup', warmup, '--threads', String(c.threads), '--result', result],
-        nproc: c.nproc,
-        // One process: no launcher environment at all (a plain single process).
-        env: c.nproc === 1 ? { WORLD_SIZE: '1' } : {},
-      });
-      if (r.exitCode !== 0) throw new Error(`bench: ${c.nproc} process(es) failed with code ${r.exitCode}`);
-      const measured = JSON.parse(fs.readFileSync(result, 'utf8')) as Measured;
-      results.push(measured);
-      console.log(`batch ${batch}, m = ${m}: ${c.nproc} process(es) × ${c.threads} thread(s): ${measured.msPerStep.toFixed(1)} ms/step`);
+  const byKey = new Map<string, Measured[]>();
+  const loads: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const m of ms) {
+      for (const c of configs) {
+        loads.push(os.loadavg()[0] as number);
+        const result = path.join(tmp, `r-${m}-${c.nproc}-${c.threads}.json`);
+        const r = await launch({
+          command: process.execPath,
+          args: [__filename, '--worker', '--batch', batch, '--m', m, '--steps', steps, '--warmup', warmup, '--threads', String(c.threads), '--result', result],
+          nproc: c.nproc,
+          // One process: no launcher environment at all (a plain single process).
+          env: c.nproc === 1 ? { WORLD_SIZE: '1' } : {},
+        });
+        if (r.exitCode !== 0) throw new Error(`bench: ${c.nproc} process(es) failed with code ${r.exitCode}`);
+        const measured = JSON.parse(fs.readFileSync(result, 'utf8')) as Measured;
+        const key = `${m}/${c.nproc}/${c.threads}`;
+        byKey.set(key, [...(byKey.get(key) ?? []), measured]);
+        console.log(`round ${round + 1}: batch ${batch}, m = ${m}: ${c.nproc} process(es) × ${c.threads} thread(s): ${measured.msPerStep.toFixed(1)} ms/step`);
+      }
     }
   }
   fs.rmSync(tmp, { recursive: true, force: true });
-  const doc = { machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`, libtorch: msam.version().libtorch, date: new Date().toISOString(), model: 'smallCnn 32/64 channels, 28×28', results };
+  const results = [...byKey.values()].map((runs) => ({ ...(runs[0] as Measured), msPerStep: median(runs.map((r) => r.msPerStep)), rounds: runs.map((r) => r.msPerStep) }));
+  for (const r of results) console.log(`median: m = ${r.m}, ${r.processes} × ${r.threadsPerProcess}: ${r.msPerStep.toFixed(1)} ms/step`);
+  const doc = {
+    machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
+    libtorch: msam.version().libtorch,
+    date: new Date().toISOString(),
+    model: 'smallCnn 32/64 channels, 28×28',
+    loadAverage: { min: Math.min(...loads), max: Math.max(...loads) },
+    results,
+  };
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`wrote ${outFile}`);

@@ -26,7 +26,7 @@
 #define MSAM_HAS_GLOO 1
 #endif
 
-#if defined(MSAM_WITH_CUDA) && !defined(MSAM_NO_NCCL) && __has_include(<nccl.h>) && \
+#if defined(MSAM_WITH_CUDA) && !defined(MSAM_NO_NCCL) && __has_include(<nccl.h>) && __has_include(<cuda_runtime_api.h>) && \
     __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL 1

@@ -18,6 +18,8 @@ void reduceStep(Group& group, const std::vector<at::Tensor>& params, StepStats& 
   const int n = group.size();
   // [B_r, B_r·loss, B_r·perturbedLoss, m_r·gradNorm, m_r, skipped on rank 0..n-1]
   at::Tensor s = at::zeros({5 + n}, at::kDouble);
+  // NCCL reduces only CUDA tensors: the statistics travel on the parameters' device there.
+  const bool onDevice = group.backend() == "nccl" && !params.empty();
   {
     auto a = s.accessor<double, 1>();
     const double b = static_cast<double>(localBatch);
@@ -30,7 +32,13 @@ void reduceStep(Group& group, const std::vector<at::Tensor>& params, StepStats& 
     a[4] = static_cast<double>(stats.shards);
     a[5 + group.rank()] = stats.skipped ? 1.0 : 0.0;
   }
-  group.allReduceSum({s});
+  if (onDevice) {
+    at::Tensor d = s.to(params[0].device());
+    group.allReduceSum({d});
+    s = d.cpu();
+  } else {
+    group.allReduceSum({s});
+  }
   auto a = s.accessor<double, 1>();
   const double B = a[0];
   int skippedRank = -1;

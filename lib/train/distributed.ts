@@ -8,11 +8,15 @@ import type { ProcessGroup } from '../dist/group';
 import { rankShare } from '../dist/split';
 import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/core';
+import type { Device } from '../types';
 import { manualSeed, tensor } from '../tensor/creation';
 
 export class Ranks {
   readonly world: number;
   readonly rank: number;
+
+  /** Where the model is (NCCL's small collectives go there). */
+  device: Device = 'cpu';
 
   constructor(readonly group: ProcessGroup | null) {
     this.world = group?.worldSize ?? 1;
@@ -55,9 +59,11 @@ export class Ranks {
   /** True when any rank asked to stop (SIGINT, an abort): all ranks then stop after the same step. */
   async agreeStop(stop: boolean): Promise<boolean> {
     if (!this.distributed) return stop;
-    const flag = tensor([stop ? 1 : 0], { dtype: 'float32' });
+    const group = this.group as ProcessGroup;
+    // NCCL reduces only CUDA tensors.
+    const flag = tensor([stop ? 1 : 0], { dtype: 'float32', device: group.backend === 'nccl' ? this.device : 'cpu' });
     try {
-      await (this.group as ProcessGroup).allReduce(flag);
+      await group.allReduce(flag);
       return flag.item() > 0;
     } finally {
       flag.dispose();

@@ -308,6 +308,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const ranks = new Ranks(hooks.processGroup ?? null);
   if (ranks.distributed) checkDistributed(config, ranks.world);
   const device = rankDevice(resolveDevice(config), ranks);
+  ranks.device = device;
   if (config.threads !== undefined) setNumThreads(config.threads);
   const outDir = config.outDir ?? path.join('runs', `${config.preset ?? 'run'}-${config.method}-${timestamp()}`);
   config = { ...config, outDir };

@@ -35,6 +35,9 @@ interface Measured {
   /** Median over the measured steps, each started together on all ranks (a barrier), so the slowest rank's. */
   msPerStep: number;
   steps: number;
+  /** Median time of one all-reduce of the whole gradient alone (N > 1), the communication a step adds. */
+  allReduceMs: number | null;
+  gradientBytes: number;
 }
 
 async function worker(): Promise<void> {
@@ -65,8 +68,21 @@ async function worker(): Promise<void> {
     await sam.step({ input, target });
     if (s >= warmup) times.push(performance.now() - t0);
   }
+  let allReduceMs: number | null = null;
+  const grads = model.parameters().map((p) => p.grad as msam.Tensor);
+  if (group !== null) {
+    const reduceTimes: number[] = [];
+    for (let k = 0; k < 25; k++) {
+      await group.barrier();
+      const t0 = performance.now();
+      await group.allReduce(grads);
+      reduceTimes.push(performance.now() - t0);
+    }
+    allReduceMs = median(reduceTimes.slice(5));
+  }
+  const gradientBytes = grads.reduce((s, g) => s + 4 * g.numel, 0);
   if (rank === 0 && out !== '') {
-    const r: Measured = { processes: size, threadsPerProcess: threads, batch, m, msPerStep: median(times), steps };
+    const r: Measured = { processes: size, threadsPerProcess: threads, batch, m, msPerStep: median(times), steps, allReduceMs, gradientBytes };
     fs.writeFileSync(out, JSON.stringify(r));
   }
   group?.close();
@@ -109,7 +125,10 @@ async function driver(): Promise<void> {
   }
   fs.rmSync(tmp, { recursive: true, force: true });
   const results = [...byKey.values()].map((runs) => ({ ...(runs[0] as Measured), msPerStep: median(runs.map((r) => r.msPerStep)), rounds: runs.map((r) => r.msPerStep) }));
-  for (const r of results) console.log(`median: m = ${r.m}, ${r.processes} × ${r.threadsPerProcess}: ${r.msPerStep.toFixed(1)} ms/step`);
+  for (const r of results) {
+    const reduce = r.allReduceMs === null ? '' : ` (all-reduce of the ${(r.gradientBytes / 1024).toFixed(0)} KiB gradient alone: ${r.allReduceMs.toFixed(2)} ms)`;
+    console.log(`median: m = ${r.m}, ${r.processes} × ${r.threadsPerProcess}: ${r.msPerStep.toFixed(1)} ms/step${reduce}`);
+  }
   const doc = {
     machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
     libtorch: msam.version().libtorch,

@@ -1,5 +1,6 @@
 // The addon's entry point: each concern registers its own exports.
 #include "autograd.h"
+#include "dist/bindings.h"
 #include "msam/bindings.h"
 #include "nn/bindings.h"
 #include "ops.h"
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nn::initModules(env, exports);
   initMsam(env, exports);
   initOptim(env, exports);
+  initDist(env, exports);
   return exports;
 }
 

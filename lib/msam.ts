@@ -6,6 +6,7 @@
 // For a native model the m ascent/descent passes run in C++ on a libuv worker thread (csrc/msam);
 // for a model with a TypeScript forward, a closure computing the loss runs them on the JS thread.
 import { withAutocast } from './amp';
+import { ProcessGroup } from './dist/group';
 import { autograd, noGrad } from './autograd';
 import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';
@@ -42,6 +43,12 @@ export interface MSAMOptions {
   chunkSize?: number;
   /** Mixed precision: the forward and loss under autocast to this dtype (weights and gradients stay fp32). */
   autocast?: 'bfloat16' | 'float16';
+  /**
+   * Data parallel (msam.dist): the batch and m are this rank's; after its shards' passes (with no
+   * communication) one all-reduce makes .grad and the statistics those of one process that ran
+   * every rank's shards (the global m is the sum of the ranks'). Every rank steps with the same gradient.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface LossOptions {
@@ -65,11 +72,17 @@ export interface BaseOptimizer {
   step(): void;
 }
 
-const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'chunkSize', 'autocast']);
+const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'chunkSize', 'autocast', 'processGroup']);
 
 function validate(
   o: MSAMOptions,
-): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast' | 'chunkSize'>> & { m?: number; microBatchSize?: number; autocast?: 'bfloat16' | 'float16'; chunkSize?: number } {
+): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast' | 'chunkSize' | 'processGroup'>> & {
+  m?: number;
+  microBatchSize?: number;
+  autocast?: 'bfloat16' | 'float16';
+  chunkSize?: number;
+  processGroup?: ProcessGroup;
+} {
   if (o === null || typeof o !== 'object') throw new TypeError('MSAM: options must be an object');
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new TypeError(`MSAM: unknown option '${k}'`);
   const fail = (field: string, why: string, got: unknown): never => {
@@ -101,7 +114,11 @@ function validate(
     throw new TypeError("MSAM: option 'weightDecay' applies with weightDecayIn 'loss'; with 'optimizer' set the base optimizer's weightDecay instead");
   }
   if (o.autocast !== undefined && o.autocast !== 'bfloat16' && o.autocast !== 'float16') fail('autocast', "must be 'bfloat16' or 'float16'", o.autocast);
+  if (o.processGroup !== undefined && !(o.processGroup instanceof ProcessGroup)) {
+    throw new TypeError("MSAM: option 'processGroup' must be a msam.dist.ProcessGroup (from msam.dist.initProcessGroup)");
+  }
   return {
+    ...(o.processGroup !== undefined ? { processGroup: o.processGroup } : {}),
     ...(o.autocast !== undefined ? { autocast: o.autocast } : {}),
     ...(o.m !== undefined ? { m: o.m } : {}),
     ...(o.microBatchSize !== undefined ? { microBatchSize: o.microBatchSize } : {}),
@@ -168,7 +185,13 @@ export class MSAM {
   }
 
   gradientSync(batch: Batch, loss: LossOptions | LossClosure = {}): StepStats {
-    if (typeof loss === 'function') return this.#closureGradient(batch, loss);
+    if (typeof loss === 'function') {
+      const stats = this.#closureGradient(batch, loss);
+      const group = this.options.processGroup;
+      if (group === undefined) return stats;
+      const params = this.model.parameters().filter((p) => p.requiresGrad);
+      return group.reduceStep(params, stats, expectTensor(batch.target, 'MSAM: batch.target').shape[0] ?? 0);
+    }
     if (!(this.model instanceof NativeModule)) {
       throw new TypeError('MSAM: a model with a TypeScript forward needs the closure form: sam.step(batch, (model, shard) => loss)');
     }
@@ -180,7 +203,8 @@ export class MSAM {
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');
     const B = inputs[0]?.shape[0] ?? 0;
-    return [inputs.map((t) => t.handle), target.handle, { ...this.options, m: this.shardsFor(B) }];
+    const { processGroup, ...options } = this.options;
+    return [inputs.map((t) => t.handle), target.handle, { ...options, m: this.shardsFor(B), ...(processGroup !== undefined ? { processGroup: processGroup.handle } : {}) }];
   }
 
   // The same algorithm for a TypeScript forward, on the JS thread, with the tensor API.

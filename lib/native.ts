@@ -18,6 +18,11 @@ export interface OptimizerHandle {
   readonly __optimizerHandle: unique symbol;
 }
 
+/** An opaque process group handle (a type-tagged External sharing a c10d process group; csrc/dist). */
+export interface GroupHandle {
+  readonly __groupHandle: unique symbol;
+}
+
 /** A parameter group's options as the addon sees them: numbers and flags by name. */
 export type NativeOptions = Record<string, number | boolean>;
 
@@ -117,6 +122,17 @@ export interface NativeAddon {
   optimDispose(h: OptimizerHandle): void;
   /** Scales the gradients in place; returns the total norm. */
   clipGradNorm(params: TensorHandle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+  // distributed (csrc/dist): c10d process groups
+  distInitAsync(options: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<GroupHandle>;
+  distInfo(h: GroupHandle): { rank: number; worldSize: number; backend: string };
+  distBackends(): { gloo: boolean; nccl: boolean };
+  distAllReduce(h: GroupHandle, tensors: TensorHandle[]): void;
+  distAllReduceAsync(h: GroupHandle, tensors: TensorHandle[]): Promise<void>;
+  distBroadcast(h: GroupHandle, tensors: TensorHandle[], root: number): void;
+  distBroadcastAsync(h: GroupHandle, tensors: TensorHandle[], root: number): Promise<void>;
+  distBarrierAsync(h: GroupHandle): Promise<void>;
+  distReduceStep(h: GroupHandle, params: TensorHandle[], stats: NativeStepStats, localBatch: number): NativeStepStats;
+  distClose(h: GroupHandle): void;
   // runtime
   rngState(device: string): TensorHandle;
   setRngState(device: string, state: TensorHandle): void;

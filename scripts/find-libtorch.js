@@ -6,7 +6,7 @@
 //   3. the system's (Debian/Ubuntu `libtorch-dev`: /usr/lib/<multiarch>/cmake/Torch)
 // It runs at load time too, so it is cheap: no `import torch` (Python only locates the package)
 // and no compiler (gcc -print-multiarch only when the usual folder has no libtorch).
-// Usage: node scripts/find-libtorch.js [--torch-dir | --include | --libdir | --libs | --defines | --json]
+// Usage: node scripts/find-libtorch.js [--torch-dir | --include | --libdir | --libs | --defines | --nccl-include | --json]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -109,13 +109,21 @@ function find() {
   // The C++ ABI libtorch was built with: dependent code must match it.
   const config = fs.readFileSync(path.join(found.torchDir, 'TorchConfig.cmake'), 'utf8');
   const abi = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config);
+  // nccl.h for c10d's ProcessGroupNCCL (msam.dist on CUDA): pip's nvidia-nccl package beside torch,
+  // NCCL_INCLUDE_DIR, or the CUDA toolkit's. Gloo's headers are found on the default path.
+  const ncclInclude = cuda
+    ? [process.env.NCCL_INCLUDE_DIR, path.join(found.root, '..', 'nvidia', 'nccl', 'include'), '/usr/local/cuda/include', '/usr/include']
+        .filter(Boolean)
+        .find((d) => fs.existsSync(path.join(d, 'nccl.h'))) || null
+    : null;
   return {
     ...found,
     version: torchVersion(found),
     cuda,
     cudaVersion: cuda ? cudaVersion(found) : null,
     cxx11Abi: abi ? Number(abi[1]) : null,
-    includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include')],
+    ncclInclude,
+    includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(ncclInclude ? [ncclInclude] : [])],
     libs: ['-ltorch', '-ltorch_cpu', '-lc10', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])],
     defines: [...(abi ? [`_GLIBCXX_USE_CXX11_ABI=${abi[1]}`] : []), ...(cuda ? ['MSAM_WITH_CUDA=1'] : [])],
   };
@@ -136,6 +144,7 @@ function main() {
     '--libdir': lt.libdir,
     '--libs': lt.libs.join(' '),
     '--defines': lt.defines.join(' '),
+    '--nccl-include': lt.ncclInclude || '',
     '--json': JSON.stringify(lt, null, 2),
   }[flag];
   if (out === undefined) {

@@ -34,7 +34,8 @@ export interface MSAMOptions {
   /**
    * How the shards' passes run; every strategy gives the loop's gradient to float tolerance.
    * 'loop': one shard after another (the exact reference); 'graph': one shard's passes captured as
-   * a CUDA graph and replayed per shard (CUDA only); 'vectorized': per-shard weights stacked as
+   * a CUDA graph and replayed per shard (a CUDA model on a CUDA build with PyTorch ≥ 2.4, else an
+   * error; a step whose batch size is not divisible by m runs the loop); 'vectorized': per-shard weights stacked as
    * [m, …] and two batched passes (native modules only); 'auto' (default): picks by model and device.
    */
   strategy?: 'auto' | 'loop' | 'graph' | 'vectorized';

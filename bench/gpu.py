@@ -203,13 +203,9 @@ def measure(method):
     return {"ms": statistics.median(times), "peakBytes": torch.cuda.max_memory_allocated() if cuda else None}
 
 
-out = {
-    "torch": torch.__version__,
-    "cuda": torch.version.cuda,
-    "gpu": torch.cuda.get_device_name(device) if cuda else None,
-    "vmap": VMAP,
-    "methods": {},
-}
+out = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpu": None, "vmap": VMAP, "methods": {}}
+if cuda:
+    out["gpu"] = torch.cuda.get_device_name(device)  # fails clearly when CUDA is not there
 for method in cfg["methods"]:
     try:
         out["methods"][method] = measure(method)

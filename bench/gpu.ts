@@ -232,7 +232,8 @@ function runTorch(cfg: Config, model: ModelName, imageSize: number): TorchOutput
     return JSON.parse(r.stdout.trim().split('\n').pop() as string) as TorchOutput;
   } catch {
     const why = r.signal ? `killed by ${r.signal}` : `exited with code ${r.status}`;
-    return { error: `PyTorch: ${why}: ${firstLine(r.stderr ?? '')}` };
+    const lastErr = (r.stderr ?? '').trim().split('\n').pop() ?? '';  // a Python traceback ends with the exception
+    return { error: `PyTorch: ${why}: ${lastErr.slice(0, 400)}` };
   }
 }
 

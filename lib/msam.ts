@@ -186,6 +186,9 @@ export class MSAM {
 
   // The same algorithm for a TypeScript forward, on the JS thread, with the tensor API.
   #closureGradient(batch: Batch, lossOf: LossClosure): StepStats {
+    if (this.options.strategy === 'graph') {
+      throw new TypeError("MSAM: strategy 'graph' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')");
+    }
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');
     const B = target.shape[0] ?? 0;

@@ -31,6 +31,16 @@ describe("strategy 'graph' without CUDA", () => {
     expect(params.every((p) => p.grad === null)).toBe(true);
   });
 
+  it('the closure form (a loss function, or a TypeScript forward) is refused: it runs the loop only', async () => {
+    msam.manualSeed(1);
+    const model = new nn.Sequential(new nn.Linear(4, 3));
+    const sam = new msam.MSAM(model, handSgd(trainable(model), 0.1), { m: 2, strategy: 'graph' });
+    const data = { input: msam.randn([8, 4]), target: msam.randint(0, 3, [8]) };
+    const closure = (m: AnyModule, shard: msam.Batch) => msam.crossEntropy(m.forward(shard.input as Tensor), shard.target);
+    expect(() => sam.gradientSync(data, closure)).toThrow(/strategy 'graph' needs a native model/);
+    await expect(sam.step(data, closure)).rejects.toThrow(/strategy 'graph' needs a native model/);
+  });
+
   it('emptyCache is safe to call without CUDA or a captured step', () => {
     expect(() => msam.cuda.emptyCache()).not.toThrow();
     if (!msam.cuda.isAvailable()) {

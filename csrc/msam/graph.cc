@@ -25,7 +25,8 @@
 //   matches the loop in distribution, not number for number.
 // - Warm-up: three eager runs of the body on the side stream before capture (cuBLAS and cuDNN
 //   handles and workspaces, autograd's device thread), as PyTorch's CUDA-graph notes ask. Weights
-//   are restored by the body itself; BatchNorm statistics are put back afterwards.
+//   are restored by the body itself; BatchNorm statistics are put back afterwards. An error there
+//   is the model's and passes as it is; an error in the capture says that capturing failed.
 // - Cache: one captured step, replayed while the model (the very parameter and buffer tensors and
 //   their storage, every module's train/eval flag), the batch's shapes and dtypes, the options and
 //   the TF32 settings stay the same; any change recaptures. One entry only, since its private
@@ -275,19 +276,23 @@ std::unique_ptr<CapturedStep> prepare(StepKey key, const std::vector<at::Tensor>
   return s;
 }
 
-// Warm-up runs, then the capture. The static buffers already hold shard 0; `saved` holds w.
-void warmUpAndCapture(CapturedStep& s, nn::Module& model, const LossSpec& loss, const MsamOptions& opts, at::Generator& gen,
-                      const std::vector<at::Tensor>& savedBuffers) {
+// Eager runs of the body before capture. The static buffers already hold shard 0; `saved` holds w.
+// An error here is the model's own (what the loop would raise too).
+void warmUp(CapturedStep& s, nn::Module& model, const LossSpec& loss, const MsamOptions& opts, at::Generator& gen,
+            const std::vector<at::Tensor>& savedBuffers) {
   {
     std::lock_guard<std::mutex> lock(gen.mutex());
     s.ascentRng = gen.graphsafe_get_state();
     s.descentRng = gen.clone();
   }
   for (int k = 0; k < kWarmUpRuns; ++k) shardPasses(s, model, loss, opts, gen);
-  {
-    at::NoGradGuard noGrad;
-    for (size_t j = 0; j < s.buffers.size(); ++j) s.buffers[j].copy_(savedBuffers[j]);  // the warm-up's statistics undone
-  }
+  at::NoGradGuard noGrad;
+  for (size_t j = 0; j < s.buffers.size(); ++j) s.buffers[j].copy_(savedBuffers[j]);  // the warm-up's statistics undone
+}
+
+// The capture itself: the body recorded, not run. An error here is the graph's (an op that reads
+// a value back, say).
+void capture(CapturedStep& s, nn::Module& model, const LossSpec& loss, const MsamOptions& opts, at::Generator& gen) {
   NoAutocastCache noCache;
   s.graph = std::make_unique<at::cuda::CUDAGraph>();
   registerGenerator(*s.graph, s.descentRng);
@@ -377,15 +382,22 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     };
     if (fresh) {
       loadShard(0);
+      bool capturing = false;
       try {
-        warmUpAndCapture(s, model, loss, opts, gen, savedBuffers);
+        warmUp(s, model, loss, opts, gen, savedBuffers);
+        capturing = true;
+        capture(s, model, loss, opts, gen);
       } catch (const std::exception& e) {
-        at::NoGradGuard noGrad;
-        for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);
-        for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
+        // Weights and statistics back as they were; nothing kept; the model's own errors as they are.
+        {
+          at::NoGradGuard noGrad;
+          for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);
+          for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
+        }
         side.synchronize();
         std::string why = cleanMessage(e);
         slot.reset();
+        if (!capturing) throw;
         TORCH_CHECK(false, "msam: strategy 'graph' could not capture one shard's passes as a CUDA graph (", why,
                     "); strategy 'loop' runs any model");
       }

@@ -4,7 +4,7 @@
 #   device: run with carry [".gpu"], timeout_s 600:
 #             bash .gpu/remote.sh 'bash bench/gpu-session.sh'
 # Stages, each under its own time limit and all inside MSAM_SESSION_BUDGET seconds (default 530):
-#   1. build     npm run build:native (cmake-js against PyTorch's CUDA libtorch), build:ts (tsc)
+#   1. build     npm run build (cmake-js against PyTorch's CUDA libtorch, then tsc)
 #   2. tests     the test files that exercise CUDA (vitest; graph vs loop among them)
 #   3. gpu fp32  node dist/bench/gpu.js --precision fp32 (TF32 on)  -> $OUT/gpu-fp32.json
 #   4. gpu bf16  node dist/bench/gpu.js --precision bf16 (autocast) -> $OUT/gpu-bf16.json
@@ -60,9 +60,7 @@ trap summary EXIT
 
 log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
 
-# build:native then build:ts, not `npm run build`: npm would first run the "prebuild" script
-# (prebuildify through node-gyp) as that script's pre-hook.
-run build 150 bash -c 'npm run build:native && npm run build:ts' || { log "build failed: nothing else can run"; exit 1; }
+run build 150 npm run build || { log "build failed: nothing else can run"; exit 1; }
 log "addon: $(node -e "const m = require('./dist/lib'); console.log(JSON.stringify(m.version()), 'cuda available:', m.cuda.isAvailable())" 2>&1)"
 
 # The test files that exercise CUDA (they skip their CUDA parts without it, so check the line above).

@@ -35,7 +35,8 @@ export interface MSAMOptions {
   /**
    * How the shards' passes run; every strategy gives the loop's gradient to float tolerance.
    * 'loop': one shard after another (the exact reference); 'graph': one shard's passes captured as
-   * a CUDA graph and replayed per shard (CUDA only); 'vectorized': per-shard weights stacked as
+   * a CUDA graph and replayed per shard (a CUDA model on a CUDA build with PyTorch ≥ 2.4, else an
+   * error; a step whose batch size is not divisible by m runs the loop); 'vectorized': per-shard weights stacked as
    * [m, …] and two batched passes (native modules only); 'auto' (default): picks by model and device.
    */
   strategy?: 'auto' | 'loop' | 'graph' | 'vectorized';
@@ -209,6 +210,9 @@ export class MSAM {
 
   // The same algorithm for a TypeScript forward, on the JS thread, with the tensor API.
   #closureGradient(batch: Batch, lossOf: LossClosure): StepStats {
+    if (this.options.strategy === 'graph') {
+      throw new TypeError("MSAM: strategy 'graph' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')");
+    }
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');
     const B = target.shape[0] ?? 0;

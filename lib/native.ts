@@ -146,6 +146,13 @@ export interface NativeAddon {
   cudaMemory(device: number): { allocated: number; reserved: number; peakAllocated: number } | null;
   /** The device's name ("NVIDIA H200"); null when this libtorch has no CUDA. */
   cudaDeviceName(device: number): string | null;
+  cudaResetPeakMemoryStats(device: number): void;
+  /** Releases the 'graph' strategy's captured step, then the caching allocator's unused blocks. */
+  cudaEmptyCache(): void;
+  getAllowTf32(): { matmul: boolean; cudnn: boolean };
+  setAllowTf32(which: 'matmul' | 'cudnn', on: boolean): void;
+  getFloat32MatmulPrecision(): 'highest' | 'high' | 'medium';
+  setFloat32MatmulPrecision(precision: string): void;
 }
 
 /** The package root: the folder holding msam's package.json (from lib/ or dist/lib/). */

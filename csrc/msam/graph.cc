@@ -39,7 +39,6 @@
 #include <tuple>
 #include <type_traits>
 
-#include "msam/passes.h"
 #include "msam/step.h"
 #include "msam/support.h"
 
@@ -209,7 +208,7 @@ class NoAutocastCache {
 void shardPasses(CapturedStep& s, nn::Module& model, const LossSpec& loss, const MsamOptions& opts, at::Generator& gen) {
   const auto& params = s.params;
   const at::Device device = params[0].device();
-  at::Tensor l = shardLossOf(model, s.inputs, s.target, loss, opts, params);
+  at::Tensor l = shardLoss(model, s.inputs, s.target, loss, opts, params);
   auto g = torch::autograd::grad({l}, params, {}, false, false, /*allow_unused=*/true);
   at::NoGradGuard noGrad;
   at::Tensor gNorm = deviceNorm(g, device);
@@ -247,7 +246,7 @@ void shardPasses(CapturedStep& s, nn::Module& model, const LossSpec& loss, const
       at::AutoGradMode enableGrad(true);
       nn::FreezeRunningStats frozen;
       GeneratorState sameMasks(gen, s.descentRng, s.ascentRng);
-      lp = shardLossOf(model, s.inputs, s.target, loss, opts, params);
+      lp = shardLoss(model, s.inputs, s.target, loss, opts, params);
       h = torch::autograd::grad({lp}, params, {}, false, false, /*allow_unused=*/true);
     }
     for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);  // bit-exact, not by subtraction

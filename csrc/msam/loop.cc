@@ -4,27 +4,10 @@
 
 #include <cmath>
 
-#include "msam/autocast.h"
 #include "msam/support.h"
 
 namespace msam {
 namespace {
-
-at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, const at::Tensor& target, const LossSpec& loss,
-                     const MsamOptions& opts, const std::vector<at::Tensor>& params) {
-  at::Tensor l;
-  {
-    c10::optional<AutocastGuard> autocast;
-    if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
-    l = loss(model.forward(inputs)[0], target);
-  }
-  if (opts.lossWeightDecay > 0) {
-    at::Tensor sq = at::zeros({}, l.options());
-    for (const auto& p : params) sq = sq + p.pow(2).sum();
-    l = l + 0.5 * opts.lossWeightDecay * sq;
-  }
-  return l;
-}
 
 std::vector<at::Tensor> gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params) {
   return torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);

@@ -1,5 +1,7 @@
 #include "msam/support.h"
 
+#include "msam/autocast.h"
+
 namespace msam {
 
 std::vector<at::Tensor> trainableParameters(nn::Module& model) {
@@ -21,6 +23,22 @@ int64_t checkBatch(const Batch& batch, int64_t m) {
               batch.target.sizes());
   TORCH_CHECK(m >= 1 && m <= B, "m must be between 1 and the batch size ", B, ", got ", m);
   return B;
+}
+
+at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, const at::Tensor& target, const LossSpec& loss,
+                     const MsamOptions& opts, const std::vector<at::Tensor>& params) {
+  at::Tensor l;
+  {
+    c10::optional<AutocastGuard> autocast;
+    if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
+    l = loss(model.forward(inputs)[0], target);
+  }
+  if (opts.lossWeightDecay > 0) {
+    at::Tensor sq = at::zeros({}, l.options());
+    for (const auto& p : params) sq = sq + p.pow(2).sum();
+    l = l + 0.5 * opts.lossWeightDecay * sq;
+  }
+  return l;
 }
 
 RngSnapshot::RngSnapshot(const at::Device& device) {

@@ -12,6 +12,11 @@ std::vector<at::Tensor> trainableParameters(nn::Module& model);
 // Every input and the target carry the batch in dim 0; 1 ≤ m ≤ B. Returns B.
 int64_t checkBatch(const Batch& batch, int64_t m);
 
+// One shard's mean loss as the loop computes it: forward and loss under autocast when asked, plus
+// the in-loss weight decay (λ/2)‖w‖² over `params`.
+at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, const at::Tensor& target, const LossSpec& loss,
+                     const MsamOptions& opts, const std::vector<at::Tensor>& params);
+
 // The random state of the generators a shard's passes draw from (dropout): saved before the
 // ascent pass and restored before the descent pass, so that both see the same masks.
 class RngSnapshot {

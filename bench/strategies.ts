@@ -22,7 +22,7 @@ const outFile = flag('--out', path.join(__dirname, '..', '..', 'bench', 'results
 
 const MODELS: Record<string, [() => msam.nn.Module, number[]]> = {
   cnn: [() => msam.models.smallCnn({ numClasses: 10, inChannels: 1, width: 32, imageSize: 28 }), [1, 28, 28]],
-  vit: [() => msam.models.vit({ imageSize: 32, patchSize: 4, hiddenDim: 192, numLayers: 4, numHeads: 3, mlpDim: 768, numClasses: 10 }), [3, 32, 32]],
+  vit: [() => msam.models.vit({ imageSize: 32, patchSize: 4, hiddenDim: 128, numLayers: 2, numHeads: 4, mlpDim: 256, numClasses: 10 }), [3, 32, 32]],
   resnet18: [() => msam.models.resnet18({ numClasses: 10, stem: 'cifar' }), [3, 32, 32]],
 };
 

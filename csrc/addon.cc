@@ -1,5 +1,6 @@
 // The addon's entry point: each concern registers its own exports.
 #include "autograd.h"
+#include "dist/bindings.h"
 #include "hessian/bindings.h"
 #include "msam/bindings.h"
 #include "nn/bindings.h"
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initMsam(env, exports);
   initOptim(env, exports);
   initHessian(env, exports);
+  initDist(env, exports);
   return exports;
 }
 

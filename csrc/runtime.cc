@@ -1,11 +1,13 @@
 #include "runtime.h"
 
 #include "errors.h"
+#include "msam/graph.h"
 #include "tensor.h"
 
 #include <ATen/Parallel.h>
 
 #ifdef MSAM_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -98,6 +100,86 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// cudaDeviceName(device) -> "NVIDIA H200" (null without CUDA): for `msam doctor`
+Napi::Value CudaDeviceName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef MSAM_WITH_CUDA
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "cudaDeviceName: device must be an index");
+  int64_t device = info[0].As<Napi::Number>().Int64Value();
+  if (!torch::cuda::is_available() || device < 0 || device >= static_cast<int64_t>(torch::cuda::device_count())) {
+    throw Napi::RangeError::New(env, "cudaDeviceName: no CUDA device " + std::to_string(device));
+  }
+  return Napi::String::New(env, at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(device))->name);
+#else
+  return env.Null();
+#endif
+}
+
+// cudaResetPeakMemoryStats(device): the caching allocator's peaks start again from the current values
+Napi::Value CudaResetPeakMemoryStats(const Napi::CallbackInfo& info) {
+#ifdef MSAM_WITH_CUDA
+  if (torch::cuda::is_available()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0));
+  }
+#endif
+  return info.Env().Undefined();
+}
+
+// cudaEmptyCache(): lets go of the 'graph' strategy's captured step, then returns the caching
+// allocator's unused blocks to the driver (torch.cuda.empty_cache()).
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
+  releaseCapturedStep();
+#ifdef MSAM_WITH_CUDA
+  if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+  return info.Env().Undefined();
+}
+
+// TF32 for float32 on CUDA, as torch.backends.cuda.matmul.allow_tf32 (cuBLAS) and
+// torch.backends.cudnn.allow_tf32 (cuDNN convolutions); libtorch's defaults are PyTorch's.
+Napi::Value GetAllowTf32(const Napi::CallbackInfo& info) {
+  auto out = Napi::Object::New(info.Env());
+  out.Set("matmul", at::globalContext().allowTF32CuBLAS());
+  out.Set("cudnn", at::globalContext().allowTF32CuDNN());
+  return out;
+}
+
+// setAllowTf32('matmul' | 'cudnn', on)
+Napi::Value SetAllowTf32(const Napi::CallbackInfo& info) {
+  std::string which = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setAllowTf32: on must be a boolean");
+  bool on = info[1].As<Napi::Boolean>().Value();
+  if (which == "matmul") {
+    at::globalContext().setAllowTF32CuBLAS(on);
+  } else if (which == "cudnn") {
+    at::globalContext().setAllowTF32CuDNN(on);
+  } else {
+    throw Napi::TypeError::New(info.Env(), "setAllowTf32: which must be 'matmul' or 'cudnn'");
+  }
+  return info.Env().Undefined();
+}
+
+// torch.get_float32_matmul_precision(): 'highest' | 'high' | 'medium'
+Napi::Value GetFloat32MatmulPrecision(const Napi::CallbackInfo& info) {
+  switch (at::globalContext().float32MatmulPrecision()) {
+    case at::Float32MatmulPrecision::HIGH:
+      return Napi::String::New(info.Env(), "high");
+    case at::Float32MatmulPrecision::MEDIUM:
+      return Napi::String::New(info.Env(), "medium");
+    default:
+      return Napi::String::New(info.Env(), "highest");
+  }
+}
+
+Napi::Value SetFloat32MatmulPrecision(const Napi::CallbackInfo& info) {
+  std::string p = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (p != "highest" && p != "high" && p != "medium") {
+    throw Napi::TypeError::New(info.Env(), "setFloat32MatmulPrecision: precision must be 'highest', 'high' or 'medium'");
+  }
+  at::globalContext().setFloat32MatmulPrecision(p);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initRuntime(Napi::Env env, Napi::Object exports) {
@@ -111,6 +193,13 @@ void initRuntime(Napi::Env env, Napi::Object exports) {
   exportFunction<CudaDeviceCount>(env, exports, "cudaDeviceCount");
   exportFunction<CudaSynchronize>(env, exports, "cudaSynchronize");
   exportFunction<CudaMemory>(env, exports, "cudaMemory");
+  exportFunction<CudaDeviceName>(env, exports, "cudaDeviceName");
+  exportFunction<CudaResetPeakMemoryStats>(env, exports, "cudaResetPeakMemoryStats");
+  exportFunction<CudaEmptyCache>(env, exports, "cudaEmptyCache");
+  exportFunction<GetAllowTf32>(env, exports, "getAllowTf32");
+  exportFunction<SetAllowTf32>(env, exports, "setAllowTf32");
+  exportFunction<GetFloat32MatmulPrecision>(env, exports, "getFloat32MatmulPrecision");
+  exportFunction<SetFloat32MatmulPrecision>(env, exports, "setFloat32MatmulPrecision");
 }
 
 }  // namespace msam

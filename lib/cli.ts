@@ -3,7 +3,9 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { METRICS } from './data/metrics';
+import { LAUNCH_FLAGS, addLaunchCommand, groupFromEnv, launchTrainWorkers } from './dist/commands';
 import { addExperimentCommands } from './experiments/commands';
+import { addToolCommands } from './tool-commands';
 import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
@@ -12,7 +14,7 @@ import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 
 /** The `msam` program with all its commands (parsed when this file is run). */
 export const program = new Command();
-program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js');
+program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js').enablePositionalOptions();
 
 program
   .command('info')
@@ -65,8 +67,29 @@ const trainCommand = program
   .option('--resume [checkpoint]', 'continue a run from its last checkpoint: a checkpoint file or run directory (or --out-dir\'s)')
   .option('--set <path=value...>', 'set any field: --set optimizer.nesterov=true --set data.augment.flip=true');
 for (const f of FLAGS) trainCommand.option(f.flag, f.help);
+for (const f of LAUNCH_FLAGS) trainCommand.option(f.flag, f.help);
 trainCommand.option('--json', 'print results.json to stdout instead of the summary').action(async (opts: Record<string, unknown>) => {
-  const result = await trainLayers(trainLayersFromOptions(opts));
+  // --nproc N: this process launches N workers (this command again); each worker joins the group.
+  const launched = await launchTrainWorkers(opts);
+  if (launched !== null) {
+    process.exitCode = launched;
+    return;
+  }
+  const layers = trainLayersFromOptions(opts);
+  const group = await groupFromEnv();
+  let result: TrainResult;
+  try {
+    result = await trainLayers(layers, group === null ? {} : { processGroup: group });
+  } catch (e) {
+    if (group !== null) throw new Error(`rank ${group.rank}: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  } finally {
+    group?.close();
+  }
+  if (group !== null && group.rank !== 0) {
+    if (result.interrupted) process.exitCode = 130;
+    return;
+  }
   if (result.interrupted) {
     console.log(`interrupted after ${result.steps} steps; checkpoint ${result.checkpoint}\ncontinue with: msam train --resume ${result.outDir}`);
     process.exitCode = 130;
@@ -89,6 +112,8 @@ program
   });
 
 addExperimentCommands(program);
+addToolCommands(program);
+addLaunchCommand(program);
 
 if (require.main === module) {
   program.parseAsync(process.argv).catch((e: unknown) => {

@@ -3,11 +3,23 @@ export * from './tensor';
 export * from './types';
 export { autograd, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd';
 export { ops } from './ops';
-export { version, cuda, getNumThreads, setNumThreads, type VersionInfo } from './runtime';
+export {
+  version,
+  cuda,
+  backends,
+  getNumThreads,
+  setNumThreads,
+  getFloat32MatmulPrecision,
+  setFloat32MatmulPrecision,
+  type Float32MatmulPrecision,
+  type VersionInfo,
+  type BinaryInfo,
+} from './runtime';
 export * as nn from './nn';
 export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
 export * as optim from './optim';
+export * as dist from './dist';
 export * as schedule from './schedule';
 export * as data from './data';
 export * as analysis from './analysis';

@@ -6,6 +6,7 @@
 // For a native model the m ascent/descent passes run in C++ on a libuv worker thread (csrc/msam);
 // for a model with a TypeScript forward, a closure computing the loss runs them on the JS thread.
 import { withAutocast } from './amp';
+import { ProcessGroup } from './dist/group';
 import { autograd, noGrad } from './autograd';
 import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';
@@ -34,12 +35,21 @@ export interface MSAMOptions {
   /**
    * How the shards' passes run; every strategy gives the loop's gradient to float tolerance.
    * 'loop': one shard after another (the exact reference); 'graph': one shard's passes captured as
-   * a CUDA graph and replayed per shard (CUDA only); 'vectorized': per-shard weights stacked as
+   * a CUDA graph and replayed per shard (a CUDA model on a CUDA build with PyTorch ≥ 2.4, else an
+   * error; a step whose batch size is not divisible by m runs the loop); 'vectorized': per-shard weights stacked as
    * [m, …] and two batched passes (native modules only); 'auto' (default): picks by model and device.
    */
   strategy?: 'auto' | 'loop' | 'graph' | 'vectorized';
+  /** 'vectorized': how many shards run in one batched pass (memory grows with it). Default: all m. */
+  chunkSize?: number;
   /** Mixed precision: the forward and loss under autocast to this dtype (weights and gradients stay fp32). */
   autocast?: 'bfloat16' | 'float16';
+  /**
+   * Data parallel (msam.dist): the batch and m are this rank's; after its shards' passes (with no
+   * communication) one all-reduce makes .grad and the statistics those of one process that ran
+   * every rank's shards (the global m is the sum of the ranks'). Every rank steps with the same gradient.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface LossOptions {
@@ -63,21 +73,30 @@ export interface BaseOptimizer {
   step(): void;
 }
 
-const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'autocast']);
+const KNOWN = new Set(['m', 'microBatchSize', 'rho', 'adaptive', 'eta', 'bnMode', 'weightDecay', 'weightDecayIn', 'strategy', 'chunkSize', 'autocast', 'processGroup']);
 
-function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast'>> & { m?: number; microBatchSize?: number; autocast?: 'bfloat16' | 'float16' } {
+function validate(
+  o: MSAMOptions,
+): Required<Omit<MSAMOptions, 'm' | 'microBatchSize' | 'autocast' | 'chunkSize' | 'processGroup'>> & {
+  m?: number;
+  microBatchSize?: number;
+  autocast?: 'bfloat16' | 'float16';
+  chunkSize?: number;
+  processGroup?: ProcessGroup;
+} {
   if (o === null || typeof o !== 'object') throw new TypeError('MSAM: options must be an object');
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new TypeError(`MSAM: unknown option '${k}'`);
   const fail = (field: string, why: string, got: unknown): never => {
     // String() for numbers: JSON.stringify writes NaN and ±Infinity as null.
     throw new RangeError(`MSAM: option '${field}' ${why}, got ${typeof got === 'number' ? String(got) : JSON.stringify(got)}`);
   };
-  const positiveInt = (field: 'm' | 'microBatchSize') => {
+  const positiveInt = (field: 'm' | 'microBatchSize' | 'chunkSize') => {
     const v = o[field];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) fail(field, 'must be an integer ≥ 1', v);
   };
   positiveInt('m');
   positiveInt('microBatchSize');
+  positiveInt('chunkSize');
   if (o.m !== undefined && o.microBatchSize !== undefined) throw new TypeError("MSAM: give either option 'm' or option 'microBatchSize', not both");
   const rho = o.rho ?? 0.2;
   if (!(Number.isFinite(rho) && rho >= 0)) fail('rho', 'must be a finite number ≥ 0', o.rho);
@@ -96,10 +115,15 @@ function validate(o: MSAMOptions): Required<Omit<MSAMOptions, 'm' | 'microBatchS
     throw new TypeError("MSAM: option 'weightDecay' applies with weightDecayIn 'loss'; with 'optimizer' set the base optimizer's weightDecay instead");
   }
   if (o.autocast !== undefined && o.autocast !== 'bfloat16' && o.autocast !== 'float16') fail('autocast', "must be 'bfloat16' or 'float16'", o.autocast);
+  if (o.processGroup !== undefined && !(o.processGroup instanceof ProcessGroup)) {
+    throw new TypeError("MSAM: option 'processGroup' must be a msam.dist.ProcessGroup (from msam.dist.initProcessGroup)");
+  }
   return {
+    ...(o.processGroup !== undefined ? { processGroup: o.processGroup } : {}),
     ...(o.autocast !== undefined ? { autocast: o.autocast } : {}),
     ...(o.m !== undefined ? { m: o.m } : {}),
     ...(o.microBatchSize !== undefined ? { microBatchSize: o.microBatchSize } : {}),
+    ...(o.chunkSize !== undefined ? { chunkSize: o.chunkSize } : {}),
     rho,
     adaptive: o.adaptive ?? false,
     eta,
@@ -162,7 +186,13 @@ export class MSAM {
   }
 
   gradientSync(batch: Batch, loss: LossOptions | LossClosure = {}): StepStats {
-    if (typeof loss === 'function') return this.#closureGradient(batch, loss);
+    if (typeof loss === 'function') {
+      const stats = this.#closureGradient(batch, loss);
+      const group = this.options.processGroup;
+      if (group === undefined) return stats;
+      const params = this.model.parameters().filter((p) => p.requiresGrad);
+      return group.reduceStep(params, stats, expectTensor(batch.target, 'MSAM: batch.target').shape[0] ?? 0);
+    }
     if (!(this.model instanceof NativeModule)) {
       throw new TypeError('MSAM: a model with a TypeScript forward needs the closure form: sam.step(batch, (model, shard) => loss)');
     }
@@ -174,11 +204,15 @@ export class MSAM {
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');
     const B = inputs[0]?.shape[0] ?? 0;
-    return [inputs.map((t) => t.handle), target.handle, { ...this.options, m: this.shardsFor(B) }];
+    const { processGroup, ...options } = this.options;
+    return [inputs.map((t) => t.handle), target.handle, { ...options, m: this.shardsFor(B), ...(processGroup !== undefined ? { processGroup: processGroup.handle } : {}) }];
   }
 
   // The same algorithm for a TypeScript forward, on the JS thread, with the tensor API.
   #closureGradient(batch: Batch, lossOf: LossClosure): StepStats {
+    if (this.options.strategy === 'graph') {
+      throw new TypeError("MSAM: strategy 'graph' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')");
+    }
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');
     const B = target.shape[0] ?? 0;

@@ -18,6 +18,11 @@ export interface OptimizerHandle {
   readonly __optimizerHandle: unique symbol;
 }
 
+/** An opaque process group handle (a type-tagged External sharing a c10d process group; csrc/dist). */
+export interface GroupHandle {
+  readonly __groupHandle: unique symbol;
+}
+
 /** A parameter group's options as the addon sees them: numbers and flags by name. */
 export type NativeOptions = Record<string, number | boolean>;
 
@@ -163,6 +168,17 @@ export interface NativeAddon {
   optimDispose(h: OptimizerHandle): void;
   /** Scales the gradients in place; returns the total norm. */
   clipGradNorm(params: TensorHandle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+  // distributed (csrc/dist): c10d process groups
+  distInitAsync(options: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<GroupHandle>;
+  distInfo(h: GroupHandle): { rank: number; worldSize: number; backend: string };
+  distBackends(): { gloo: boolean; nccl: boolean };
+  distAllReduce(h: GroupHandle, tensors: TensorHandle[]): void;
+  distAllReduceAsync(h: GroupHandle, tensors: TensorHandle[]): Promise<void>;
+  distBroadcast(h: GroupHandle, tensors: TensorHandle[], root: number): void;
+  distBroadcastAsync(h: GroupHandle, tensors: TensorHandle[], root: number): Promise<void>;
+  distBarrierAsync(h: GroupHandle): Promise<void>;
+  distReduceStep(h: GroupHandle, params: TensorHandle[], stats: NativeStepStats, localBatch: number): NativeStepStats;
+  distClose(h: GroupHandle): void;
   // runtime
   rngState(device: string): TensorHandle;
   setRngState(device: string, state: TensorHandle): void;
@@ -174,6 +190,15 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   cudaSynchronize(device?: number): void;
   cudaMemory(device: number): { allocated: number; reserved: number; peakAllocated: number } | null;
+  /** The device's name ("NVIDIA H200"); null when this libtorch has no CUDA. */
+  cudaDeviceName(device: number): string | null;
+  cudaResetPeakMemoryStats(device: number): void;
+  /** Releases the 'graph' strategy's captured step, then the caching allocator's unused blocks. */
+  cudaEmptyCache(): void;
+  getAllowTf32(): { matmul: boolean; cudnn: boolean };
+  setAllowTf32(which: 'matmul' | 'cudnn', on: boolean): void;
+  getFloat32MatmulPrecision(): 'highest' | 'high' | 'medium';
+  setFloat32MatmulPrecision(precision: string): void;
 }
 
 /** The package root: the folder holding msam's package.json (from lib/ or dist/lib/). */
@@ -188,31 +213,127 @@ export function packageRoot(): string {
   }
 }
 
-/** A prebuilt binary for this platform (prebuildify's layout: prebuilds/<platform>-<arch>/*.node), or null. */
-function findPrebuild(root: string): string | null {
-  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (!fs.existsSync(dir)) return null;
-  const libc = process.platform === 'linux' ? (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc') : null;
-  const candidates = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.node'))
-    .filter((f) => libc === null || !/\.(glibc|musl)\./.test(f) || f.includes(`.${libc}.`));
-  return candidates.length > 0 ? path.join(dir, candidates[0] as string) : null;
+/** A libtorch that scripts/find-libtorch.js found (the fields the loader uses). */
+export interface FoundLibtorch {
+  source: string;
+  root: string;
+  /** The folder with TorchConfig.cmake. */
+  torchDir: string;
+  libdir: string;
+  version: string | null;
+  cuda: boolean;
+  cudaVersion: string | null;
+  cxx11Abi: number | null;
 }
 
-function load(): NativeAddon {
-  const root = packageRoot();
-  // A prebuild when one matches this platform, else the local build (cmake-js or node-gyp).
-  const file = findPrebuild(root) ?? path.join(root, 'build', 'Release', 'msam.node');
-  if (!fs.existsSync(file)) {
-    throw new Error(
-      'msam: the native addon is not built and no prebuilt binary matches this platform.\n' +
-        `Build it from ${root} with \`npm run build:native\` (cmake-js; it needs libtorch: set LIBTORCH, ` +
-        'install PyTorch for python3, or `apt-get install libtorch-dev`), or run `bash scripts/setup.sh`.',
-    );
+interface PrebuildManifest {
+  name: string;
+  libtorch: { version: string; cuda: boolean; cudaVersion: string | null; cxx11Abi: number | null };
+  needed: string[];
+  glibc: string | null;
+}
+
+interface Prebuild {
+  name: string;
+  file: string;
+  manifest: PrebuildManifest | null;
+}
+
+interface PrebuildSelection {
+  prebuild: Prebuild | null;
+  rejected: { name: string; file: string; why: string[] }[];
+  dir: string;
+}
+
+/** scripts/prebuilds.js and scripts/find-libtorch.js: plain JS, shared with the install hook. */
+export interface PrebuildScripts {
+  find(): FoundLibtorch;
+  selectPrebuild(root: string, lt: FoundLibtorch, glibc?: string | null): PrebuildSelection;
+  explainNoMatch(selection: PrebuildSelection, lt: FoundLibtorch): string;
+  preloadLibtorch(manifest: PrebuildManifest, lt: FoundLibtorch): string[];
+  listPrebuilds(root: string): Prebuild[];
+  runtimeGlibc(): string | null;
+  flavour(lt: { cuda: boolean; cudaVersion: string | null }): string;
+}
+
+export function prebuildScripts(root: string = packageRoot()): PrebuildScripts {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const discovery = require(path.join(root, 'scripts', 'find-libtorch.js')) as Pick<PrebuildScripts, 'find'>;
+  const prebuilds = require(path.join(root, 'scripts', 'prebuilds.js')) as Omit<PrebuildScripts, 'find'>;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return { ...prebuilds, find: discovery.find };
+}
+
+/** Which binary was loaded, and how it found libtorch. */
+export interface LoadedBinary {
+  /** 'source': this machine's build (build/Release/msam.node, which finds libtorch by its RUNPATH);
+   * 'prebuild': a prebuilt binary that fits the libtorch found at load time; 'MSAM_BINARY': the file that variable names. */
+  kind: 'source' | 'prebuild' | 'MSAM_BINARY';
+  path: string;
+  /** The prebuild's name (msam-torch1.13.0-cpu.glibc), null for a source build. */
+  name: string | null;
+  /** The libtorch libraries loaded before a prebuild, from the folder scripts/find-libtorch.js found. */
+  preloaded: string[];
+  /** That libtorch (null for a source build, which uses the one it was linked against). */
+  libtorch: FoundLibtorch | null;
+}
+
+function loadPrebuild(root: string, file: string | null, kind: LoadedBinary['kind']): [string, LoadedBinary] {
+  const scripts = prebuildScripts(root);
+  let prebuild: Prebuild | null = null;
+  if (file !== null) {
+    const json = file.replace(/\.node$/, '.json');
+    const manifest = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, 'utf8')) as PrebuildManifest) : null;
+    prebuild = { name: path.basename(file, '.node'), file, manifest };
+    // A binary without a manifest (a build with its own RUNPATH) finds libtorch by itself.
+    if (manifest === null) return [file, { kind, path: file, name: prebuild.name, preloaded: [], libtorch: null }];
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(file) as NativeAddon;
+  let lt: FoundLibtorch;
+  try {
+    lt = scripts.find();
+  } catch (e) {
+    throw new Error(`msam: this package has no build of its own, and the prebuilt binaries need libtorch.\n${(e as Error).message}`);
+  }
+  if (prebuild === null) {
+    const selection = scripts.selectPrebuild(root, lt);
+    if (!selection.prebuild) {
+      throw new Error(
+        `msam: ${scripts.explainNoMatch(selection, lt)}\n` +
+          `Build the addon from source for this libtorch: \`npm rebuild msam\` (or \`npm run build:native\` in ${root}); ` +
+          'it needs cmake and a C++17 compiler. `npx msam doctor` says more.',
+      );
+    }
+    prebuild = selection.prebuild;
+  }
+  const preloaded = prebuild.manifest ? scripts.preloadLibtorch(prebuild.manifest, lt) : [];
+  return [prebuild.file, { kind, path: prebuild.file, name: prebuild.name, preloaded, libtorch: lt }];
 }
 
-export const native: NativeAddon = load();
+/**
+ * The addon to load: MSAM_BINARY when set; else this machine's build (build/Release/msam.node,
+ * made by the install hook when no prebuild fits, or by `npm run build:native`); else the prebuilt
+ * binary that fits the libtorch scripts/find-libtorch.js finds now, whose libtorch libraries are
+ * loaded first from that folder (a prebuild has no RPATH; see scripts/prebuilds.js).
+ */
+function resolveBinary(): [string, LoadedBinary] {
+  const root = packageRoot();
+  const override = process.env['MSAM_BINARY'];
+  if (override) {
+    if (!fs.existsSync(override)) throw new Error(`msam: MSAM_BINARY=${override} does not exist`);
+    return loadPrebuild(root, path.resolve(override), 'MSAM_BINARY');
+  }
+  const local = path.join(root, 'build', 'Release', 'msam.node');
+  if (fs.existsSync(local)) return [local, { kind: 'source', path: local, name: null, preloaded: [], libtorch: null }];
+  return loadPrebuild(root, null, 'prebuild');
+}
+
+function load(): [NativeAddon, LoadedBinary] {
+  const [file, binary] = resolveBinary();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return [require(file) as NativeAddon, binary];
+}
+
+const [addon, binary] = load();
+/** The binary lib/native.ts loaded (msam.version().binary). */
+export const loadedBinary: LoadedBinary = binary;
+export const native: NativeAddon = addon;

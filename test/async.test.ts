@@ -169,7 +169,7 @@ describe('version()', () => {
   it('reports msam, libtorch 1.13.x and the CUDA runtime (null for a CPU-only libtorch)', () => {
     const v = msam.version();
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
-    expect(Object.keys(v).sort()).toEqual(['cuda', 'libtorch', 'msam']);
+    expect(Object.keys(v).sort()).toEqual(['binary', 'cuda', 'libtorch', 'msam']);
     expect(v.msam).toBe(pkg.version);
     expect(v.libtorch).toMatch(/^1\.13\.\d+/);
     // The device parser says the same thing version() does about how libtorch was built.

@@ -124,8 +124,8 @@ describe('the experiment commands', () => {
     // What --help prints, in this process (helpInformation); one real --help through the CLI below.
     const { program } = await import('../lib/cli');
     const help = (name: string) => (program.commands.find((c) => c.name() === name) as Command).helpInformation();
-    expect(program.commands.map((c) => c.name())).toEqual(['info', 'train', 'presets', 'compare', 'sweep-m', 'switch', 'bench', 'sharpness']);
-    for (const c of program.commands) expect(help(c.name())).toMatch(new RegExp(`^Usage: msam ${c.name()} \\[options\\]\\n\\n\\S`));
+    expect(program.commands.map((c) => c.name())).toEqual(['info', 'train', 'presets', 'compare', 'sweep-m', 'switch', 'bench', 'sharpness', 'repl', 'doctor', 'launch']);
+    for (const c of program.commands) expect(help(c.name())).toMatch(new RegExp(`^Usage: msam ${c.name()} \\[options\\]( <command> \\[args\\.\\.\\.\\])?\\n\\n\\S`));
     expect(help('compare')).toMatch(/--methods <list>[\s\S]*--seeds <list>[\s\S]*--preset <name>[\s\S]*--quick[\s\S]*--out-dir <dir>[\s\S]*--epochs <n>/);
     expect(help('compare')).not.toMatch(/--method </);
     expect(help('sweep-m')).toMatch(/--ms <list>[\s\S]*--seeds/);

@@ -1,5 +1,7 @@
 #include "msam/bindings.h"
 
+#include "dist/bindings.h"
+#include "dist/reduce.h"
 #include "errors.h"
 #include "msam/autocast.h"
 #include "msam/step.h"
@@ -27,6 +29,7 @@ MsamOptions optionsFromJs(const Napi::Value& v) {
   opts.rho = number("rho", 0.2);
   opts.adaptive = o.Get("adaptive").ToBoolean();
   opts.eta = number("eta", 0.01);
+  opts.chunkSize = static_cast<int64_t>(number("chunkSize", 0));
   opts.freezeBatchNorm = o.Get("bnMode").IsString() && o.Get("bnMode").As<Napi::String>().Utf8Value() == "freeze";
   bool inLoss = o.Get("weightDecayIn").IsString() && o.Get("weightDecayIn").As<Napi::String>().Utf8Value() == "loss";
   opts.lossWeightDecay = inLoss ? number("weightDecay", 0) : 0;
@@ -50,6 +53,8 @@ struct StepCall {
   Batch batch;
   LossSpec loss;
   MsamOptions opts;
+  // Data parallel: this rank's shards, then one all-reduce (dist/reduce.h) before the optimizer.
+  std::shared_ptr<dist::Group> group;
 };
 
 // (model, inputs[], target, lossOptions, msamOptions)
@@ -64,6 +69,8 @@ StepCall readCall(const Napi::CallbackInfo& info) {
   c.batch.target = unwrapTensor(info[2], "msam: batch.target");
   c.loss = LossSpec::fromJs(info[3]);
   c.opts = optionsFromJs(info[4]);
+  Napi::Value group = info[4].As<Napi::Object>().Get("processGroup");
+  if (!group.IsUndefined() && !group.IsNull()) c.group = unwrapGroup(group, "msam: option 'processGroup'");
   return c;
 }
 
@@ -85,6 +92,7 @@ StepStats run(const StepCall& c) {
   } catch (const nn::ModuleError& e) {
     throw std::runtime_error(c.model->type() + ".forward: " + e.what());
   }
+  if (c.group) dist::reduceStep(*c.group, dist::trainableParameters(*c.model), stats, c.batch.target.size(0));
   if (c.optimizer && !stats.skipped) c.optimizer->step();
   return stats;
 }

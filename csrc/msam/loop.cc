@@ -1,65 +1,13 @@
+// The 'loop' strategy, the exact reference: the shards one after another, each with its ascent
+// pass at w and its descent pass at w + ε_i, the weights perturbed in place and restored from a copy.
 #include "msam/step.h"
 
 #include <cmath>
 
-#include "msam/autocast.h"
+#include "msam/support.h"
 
 namespace msam {
 namespace {
-
-// The random state of the generators a shard's passes draw from (dropout): saved before the
-// ascent pass and restored before the descent pass, so that both see the same masks.
-class RngSnapshot {
- public:
-  explicit RngSnapshot(const at::Device& device) {
-    save(at::Device(at::kCPU));
-    if (!device.is_cpu()) save(device);
-  }
-  void restore() {
-    for (auto& [gen, state] : saved_) {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(state);
-    }
-  }
-
- private:
-  void save(const at::Device& d) {
-    at::Generator gen = at::globalContext().defaultGenerator(d);
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    saved_.emplace_back(gen, gen.get_state());
-  }
-  std::vector<std::pair<at::Generator, at::Tensor>> saved_;
-};
-
-// ‖v‖₂ over all tensors as one vector: each tensor's norm in float32 or wider (half-precision
-// gradients are widened, as the contract asks), combined in float64.
-double globalNorm(const std::vector<at::Tensor>& v) {
-  std::vector<at::Tensor> norms;
-  norms.reserve(v.size());
-  for (const auto& t : v) {
-    if (!t.defined()) continue;
-    auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, c10::nullopt, false, dtype).to(at::kDouble));
-  }
-  if (norms.empty()) return 0.0;
-  return at::stack(norms).norm().item<double>();
-}
-
-at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, const at::Tensor& target, const LossSpec& loss,
-                     const MsamOptions& opts, const std::vector<at::Tensor>& params) {
-  at::Tensor l;
-  {
-    c10::optional<AutocastGuard> autocast;
-    if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
-    l = loss(model.forward(inputs)[0], target);
-  }
-  if (opts.lossWeightDecay > 0) {
-    at::Tensor sq = at::zeros({}, l.options());
-    for (const auto& p : params) sq = sq + p.pow(2).sum();
-    l = l + 0.5 * opts.lossWeightDecay * sq;
-  }
-  return l;
-}
 
 std::vector<at::Tensor> gradients(const at::Tensor& loss, const std::vector<at::Tensor>& params) {
   return torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
@@ -68,37 +16,17 @@ std::vector<at::Tensor> gradients(const at::Tensor& loss, const std::vector<at::
 }  // namespace
 
 StepStats msamGradientLoop(nn::Module& model, const Batch& batch, const LossSpec& loss, const MsamOptions& opts) {
-  std::vector<at::Tensor> params;
-  {
-    nn::Module::Named<at::Tensor> named;
-    model.namedParameters("", named);
-    for (auto& p : named) {
-      if (p.second.requires_grad()) params.push_back(p.second);
-    }
-  }
-  TORCH_CHECK(!params.empty(), "the model has no trainable parameters");
-  TORCH_CHECK(!batch.inputs.empty(), "the batch has no input");
-  const int64_t B = batch.inputs[0].size(0);
-  for (const auto& x : batch.inputs) TORCH_CHECK(x.size(0) == B, "every input must have the batch size ", B, " in dim 0, got ", x.sizes());
-  TORCH_CHECK(batch.target.dim() > 0 && batch.target.size(0) == B, "the target must have the batch size ", B, " in dim 0, got ",
-              batch.target.sizes());
-  TORCH_CHECK(opts.m >= 1 && opts.m <= B, "m must be between 1 and the batch size ", B, ", got ", opts.m);
+  std::vector<at::Tensor> params = trainableParameters(model);
+  const int64_t B = checkBatch(batch, opts.m);
 
   // What a skipped step puts back: the weights (also the restore point after every perturbation)
   // and the buffers (BatchNorm statistics the unperturbed passes update).
-  std::vector<at::Tensor> saved, savedBuffers, buffers;
-  {
+  std::vector<at::Tensor> saved;
+  SavedBuffers savedBuffers(model);
+  if (opts.rho != 0) {
     at::NoGradGuard noGrad;
     // With ρ = 0 nothing perturbs the weights: no restore point is needed.
-    if (opts.rho != 0) {
-      for (const auto& p : params) saved.push_back(p.detach().clone());
-    }
-    nn::Module::Named<at::Tensor> named;
-    model.namedBuffers("", named);
-    for (auto& b : named) {
-      buffers.push_back(b.second);
-      savedBuffers.push_back(b.second.clone());
-    }
+    for (const auto& p : params) saved.push_back(p.detach().clone());
   }
   // The weighted sum of the h_i, made from the first shard's (so m = 1 hands h_1 over as it is).
   std::vector<at::Tensor> acc(params.size());
@@ -116,7 +44,7 @@ StepStats msamGradientLoop(nn::Module& model, const Batch& batch, const LossSpec
   auto skip = [&](std::string why) {
     at::NoGradGuard noGrad;
     for (size_t j = 0; j < saved.size(); ++j) params[j].copy_(saved[j]);
-    for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
+    savedBuffers.restore();
     for (auto& p : params) p.mutable_grad() = at::Tensor();
     stats.skipped = true;
     stats.skipReason = std::move(why);

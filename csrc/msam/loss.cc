@@ -51,4 +51,21 @@ at::Tensor LossSpec::operator()(const at::Tensor& output, const at::Tensor& targ
   return at::Tensor();
 }
 
+at::Tensor LossSpec::perShard(const at::Tensor& output, const at::Tensor& target, int64_t G) const {
+  switch (kind) {
+    case Kind::CrossEntropy: {
+      at::Tensor l = at::cross_entropy_loss(output, target, {}, at::Reduction::None, -100, labelSmoothing).reshape({G, -1});
+      if (target.is_floating_point()) return l.mean(1);  // class probabilities: every example counts
+      // Class indices: the mean over the examples not ignored, as reduction 'mean' takes it.
+      at::Tensor counted = (target != -100).reshape({G, -1}).sum(1).to(l.scalar_type());
+      return l.sum(1) / counted;
+    }
+    case Kind::Mse:
+      return at::mse_loss(output, target, at::Reduction::None).reshape({G, -1}).mean(1);
+    case Kind::BceWithLogits:
+      return at::binary_cross_entropy_with_logits(output, target, {}, {}, at::Reduction::None).reshape({G, -1}).mean(1);
+  }
+  return at::Tensor();
+}
+
 }  // namespace msam

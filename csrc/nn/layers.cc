@@ -1,4 +1,5 @@
 // The building blocks: affine layers, normalization, activations, pooling, reshaping.
+#include "nn/grouped.h"
 #include "nn/registry.h"
 
 namespace msam::nn {
@@ -15,8 +16,11 @@ class Linear : public Module {
   }
   Tensors forward(const Tensors& x) override {
     TORCH_CHECK(x[0].dim() >= 1 && x[0].size(-1) == in_, "expected an input [..., ", in_, "], got ", shapeOf(x[0]));
-    return withActivation(at::linear(x[0], param(0), parameters().size() > 1 ? param(1) : at::Tensor()), x);
+    at::Tensor bias = parameters().size() > 1 ? param(1) : at::Tensor();
+    if (int64_t G = GroupedPass::groups()) return withActivation(grouped::linear(x[0], param(0), bias, G), x);
+    return withActivation(at::linear(x[0], param(0), bias), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override {
     return c10::str("inFeatures=", in_, ", outFeatures=", out_, ", bias=", parameters().size() > 1 ? "true" : "false");
   }
@@ -44,9 +48,13 @@ class Conv2d : public Module {
   Tensors forward(const Tensors& x) override {
     TORCH_CHECK(x[0].dim() == 4 || x[0].dim() == 3, "expected an input [N, ", in_, ", H, W], got ", shapeOf(x[0]));
     TORCH_CHECK(x[0].size(-3) == in_, "expected an input with ", in_, " channels [N, ", in_, ", H, W], got ", shapeOf(x[0]));
-    return withActivation(
-        at::conv2d(x[0], param(0), parameters().size() > 1 ? param(1) : at::Tensor(), stride_, padding_, dilation_, groups_), x);
+    at::Tensor bias = parameters().size() > 1 ? param(1) : at::Tensor();
+    if (int64_t G = GroupedPass::groups()) {
+      return withActivation(grouped::conv2d(x[0], param(0), bias, stride_, padding_, dilation_, groups_, G), x);
+    }
+    return withActivation(at::conv2d(x[0], param(0), bias, stride_, padding_, dilation_, groups_), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override {
     using A = c10::IntArrayRef;
     return c10::str(in_, ", ", out_, ", kernelSize=", A(kernel_), ", stride=", A(stride_), ", padding=", A(padding_),
@@ -87,6 +95,7 @@ class BatchNorm : public Module {
     bool useBatchStats = training() || !track_;
     // Running statistics are read in eval mode and updated in training mode, unless frozen.
     bool useRunning = track_ && !(training() && FreezeRunningStats::active());
+    if (int64_t G = GroupedPass::groups()) return withActivation(groupedForward(in, useBatchStats, useRunning, G), x);
     if (training() && useRunning) {
       at::NoGradGuard noGrad;
       buffer(2).add_(1);
@@ -95,6 +104,24 @@ class BatchNorm : public Module {
                                          useRunning ? buffer(0) : at::Tensor(), useRunning ? buffer(1) : at::Tensor(),
                                          useBatchStats, momentum_, eps_, true),
                           x);
+  }
+  bool supportsGrouped() const override { return true; }
+  // Shard k's channels as channel group k: batch statistics per shard, as the loop has them; the
+  // running statistics take the G shards' statistics in order, as G loop passes would.
+  at::Tensor groupedForward(const at::Tensor& in, bool useBatchStats, bool useRunning, int64_t G) {
+    at::Tensor xc = grouped::toChannelGroups(in, G);
+    at::Tensor mean, var;
+    if (useBatchStats && useRunning) {
+      at::NoGradGuard noGrad;
+      buffer(2).add_(G);
+      grouped::updateRunningStats(xc, buffer(0), buffer(1), momentum_, G);
+    } else if (useRunning) {
+      mean = buffer(0).repeat(G);
+      var = buffer(1).repeat(G);
+    }
+    at::Tensor y = at::batch_norm(xc, affine_ ? param(0).reshape(-1) : at::Tensor(), affine_ ? param(1).reshape(-1) : at::Tensor(),
+                                  mean, var, useBatchStats, momentum_, eps_, true);
+    return grouped::fromChannelGroups(y, G);
   }
   std::string options() const override { return c10::str(c_, ", eps=", eps_, ", momentum=", momentum_); }
 
@@ -128,8 +155,13 @@ class LayerNorm : public Module {
     TORCH_CHECK(x[0].dim() >= n && x[0].sizes().slice(x[0].dim() - n).vec() == shape_, "expected an input [..., ",
                 c10::IntArrayRef(shape_), "], got ", shapeOf(x[0]));
     bool affine = !parameters().empty();
+    if (int64_t G = GroupedPass::groups()) {
+      at::Tensor y = at::layer_norm(x[0], shape_, at::Tensor(), at::Tensor(), eps_);
+      return withActivation(affine ? grouped::affineTrailing(y, param(0), param(1), G) : y, x);
+    }
     return withActivation(at::layer_norm(x[0], shape_, affine ? param(0) : at::Tensor(), affine ? param(1) : at::Tensor(), eps_), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str(c10::IntArrayRef(shape_), ", eps=", eps_); }
 
  private:
@@ -152,8 +184,13 @@ class GroupNorm : public Module {
   Tensors forward(const Tensors& x) override {
     TORCH_CHECK(x[0].dim() >= 2 && x[0].size(1) == c_, "expected an input [N, ", c_, ", ...], got ", shapeOf(x[0]));
     bool affine = !parameters().empty();
+    if (int64_t G = GroupedPass::groups()) {
+      at::Tensor y = at::group_norm(x[0], groups_, at::Tensor(), at::Tensor(), eps_);
+      return withActivation(affine ? grouped::affineChannels(y, param(0), param(1), G) : y, x);
+    }
     return withActivation(at::group_norm(x[0], groups_, affine ? param(0) : at::Tensor(), affine ? param(1) : at::Tensor(), eps_), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str(groups_, ", ", c_, ", eps=", eps_); }
 
  private:
@@ -165,6 +202,7 @@ class Dropout : public Module {
  public:
   explicit Dropout(Options& o) : Module("Dropout"), p_(o.number("p", 0.5, 0, 1)) {}
   Tensors forward(const Tensors& x) override { return withActivation(at::dropout(x[0], p_, training()), x); }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str("p=", p_); }
 
  private:
@@ -187,7 +225,21 @@ class Embedding : public Module {
   }
   Tensors forward(const Tensors& x) override {
     TORCH_CHECK(!x[0].is_floating_point(), "expected integer indices, got a ", x[0].scalar_type(), " tensor");
+    if (int64_t G = GroupedPass::groups()) return withActivation(groupedForward(x[0], G), x);
     return withActivation(at::embedding(param(0), x[0], pad_), x);
+  }
+  bool supportsGrouped() const override { return true; }
+  // Shard k's ids look up rows k·n.. of the stacked table [G·n, d]. at::embedding takes one padding
+  // index, so the padding rows' gradient is cut by reading them through a detached copy instead.
+  at::Tensor groupedForward(const at::Tensor& ids, int64_t G) {
+    if (ids.numel() > 0) {
+      TORCH_CHECK_INDEX(ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < n_, "index out of range in self");
+    }
+    at::Tensor offsets = at::arange(G, ids.options()).mul_(n_).view({G, 1});
+    at::Tensor flat = (ids.reshape({G, -1}) + offsets).reshape(ids.sizes());
+    at::Tensor out = at::embedding(param(0).reshape({G * n_, d_}), flat);
+    if (pad_ >= 0) out = at::where((ids == pad_).unsqueeze(-1), out.detach(), out);
+    return out;
   }
   std::string options() const override { return c10::str(n_, ", ", d_, pad_ >= 0 ? c10::str(", paddingIdx=", pad_) : ""); }
 
@@ -202,6 +254,9 @@ class Lambda : public Module {
   Lambda(std::string type, Fn fn, std::string opts = "") : Module(std::move(type)), fn_(fn), opts_(std::move(opts)) {}
   Tensors forward(const Tensors& x) override { return withActivation(fn_(x[0], *this), x); }
   std::string options() const override { return opts_; }
+  // Element-wise and per-example ops leave the shards apart; one over dim 0 (the batch) would not.
+  bool supportsGrouped() const override { return !touchesBatchDim; }
+  bool touchesBatchDim = false;
   std::vector<int64_t> a, b, c;  // the op's integer options
   bool flag = false;
   std::string mode;
@@ -261,6 +316,7 @@ void registerLayers(Registry& r) {
     auto m = std::make_shared<Lambda>(
         "Softmax", [](const at::Tensor& x, const Lambda& self) { return at::softmax(x, self.a[0]); }, c10::str("dim=", dim));
     m->a = {dim};
+    m->touchesBatchDim = dim == 0;
     return std::shared_ptr<Module>(m);
   };
   r["Flatten"] = [](Options& o) {
@@ -269,6 +325,7 @@ void registerLayers(Registry& r) {
         "Flatten", [](const at::Tensor& x, const Lambda& self) { return x.flatten(self.a[0], self.a[1]); },
         c10::str("startDim=", start, ", endDim=", end));
     m->a = {start, end};
+    m->touchesBatchDim = start == 0;
     return std::shared_ptr<Module>(m);
   };
   r["MaxPool2d"] = [](Options& o) {

@@ -42,6 +42,20 @@ void Module::namedBuffers(const std::string& prefix, Named<at::Tensor>& out) {
   for (auto& c : children_) c.second->namedBuffers(join(prefix, c.first), out);
 }
 
+void Module::parameterSlots(std::vector<at::Tensor*>& out) {
+  for (auto& p : params_) out.push_back(&p.second);
+  for (auto& c : children_) c.second->parameterSlots(out);
+}
+
+std::string Module::firstWithoutGrouped(const std::string& prefix) const {
+  if (!supportsGrouped()) return (prefix.empty() ? "" : prefix + " ") + "(" + type_ + ")";
+  for (const auto& c : children_) {
+    std::string found = c.second->firstWithoutGrouped(join(prefix, c.first));
+    if (!found.empty()) return found;
+  }
+  return "";
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& c : children_) c.second->train(on);

@@ -42,6 +42,10 @@ class Module {
 
   const std::string& type() const { return type_; }
   virtual Tensors forward(const Tensors& inputs) = 0;
+  // Whether forward also runs a grouped pass (nn/grouped.h: stacked [G, ...] weights, G shards).
+  virtual bool supportsGrouped() const { return false; }
+  // The path and type of the first module in this tree without a grouped forward ("" when all have one).
+  std::string firstWithoutGrouped(const std::string& prefix = "") const;
 
   // Runs child `name` on `inputs`, naming it in any error that escapes.
   static Tensors callChild(const std::string& name, Module& child, const Tensors& inputs);
@@ -57,6 +61,9 @@ class Module {
   const Named<std::shared_ptr<Module>>& children() const { return children_; }
   void namedParameters(const std::string& prefix, Named<at::Tensor>& out);
   void namedBuffers(const std::string& prefix, Named<at::Tensor>& out);
+  // Where every parameter of the tree is held, in namedParameters' order: the grouped pass swaps
+  // stacked weights in and puts the originals back.
+  void parameterSlots(std::vector<at::Tensor*>& out);
 
   bool training() const { return training_; }
   void train(bool on);
@@ -113,6 +120,7 @@ class Sequential : public Module {
  public:
   explicit Sequential(Named<std::shared_ptr<Module>> children);
   Tensors forward(const Tensors& inputs) override;
+  bool supportsGrouped() const override { return true; }
 };
 
 // y = post(body(pre(x)) + shortcut(pre(x))), the shortcut being the identity on x itself when
@@ -123,6 +131,7 @@ class Residual : public Module {
   Residual(Named<std::shared_ptr<Module>> pre, Named<std::shared_ptr<Module>> body,
            c10::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut, Named<std::shared_ptr<Module>> post);
   Tensors forward(const Tensors& inputs) override;
+  bool supportsGrouped() const override { return true; }
 
  private:
   size_t pre_, body_, post_;

@@ -1,5 +1,6 @@
 // What transformers need: multi-head self-attention, and the embeddings and token selection of
 // ViT (patches, class token, learned positions) and of text models (tokens + positions + mask).
+#include "nn/grouped.h"
 #include "nn/registry.h"
 
 namespace msam::nn {
@@ -31,7 +32,9 @@ class MultiheadAttention : public Module {
     const at::Tensor& in = x[0];
     TORCH_CHECK(in.dim() == 3 && in.size(2) == e_, "expected an input [N, S, ", e_, "], got ", in.sizes());
     int64_t n = in.size(0), s = in.size(1), d = e_ / h_;
-    auto qkv = at::linear(in, param(0), parameters().size() > 1 ? param(1) : at::Tensor()).chunk(3, -1);
+    at::Tensor bias = parameters().size() > 1 ? param(1) : at::Tensor();
+    int64_t G = GroupedPass::groups();
+    auto qkv = (G ? grouped::linear(in, param(0), bias, G) : at::linear(in, param(0), bias)).chunk(3, -1);
     auto heads = [&](const at::Tensor& t) { return t.reshape({n, s, h_, d}).transpose(1, 2); };
     at::Tensor scores = at::matmul(heads(qkv[0]), heads(qkv[1]).transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
     if (x.size() > 1 && x[1].defined()) {
@@ -44,6 +47,7 @@ class MultiheadAttention : public Module {
     return withActivation(callChild("out_proj", child(0), {y})[0], x);
   }
   std::string options() const override { return c10::str("embedDim=", e_, ", numHeads=", h_, ", dropout=", p_); }
+  bool supportsGrouped() const override { return true; }
 
  private:
   int64_t e_, h_;
@@ -66,9 +70,11 @@ class PatchEmbedding : public Module {
     TORCH_CHECK(in.dim() == 4 && in.size(1) == c_, "expected an input [N, ", c_, ", H, W], got ", in.sizes());
     TORCH_CHECK(in.size(2) % p_ == 0 && in.size(3) % p_ == 0, "the image size ", in.size(2), "x", in.size(3),
                 " is not a multiple of the patch size ", p_);
-    at::Tensor y = at::conv2d(in, param(0), param(1), {p_, p_});
+    int64_t G = GroupedPass::groups();
+    at::Tensor y = G ? grouped::conv2d(in, param(0), param(1), {p_, p_}, {0, 0}, {1, 1}, 1, G) : at::conv2d(in, param(0), param(1), {p_, p_});
     return withActivation(y.flatten(2).transpose(1, 2), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str(c_, ", ", d_, ", patchSize=", p_); }
 
  private:
@@ -85,8 +91,13 @@ class ClassToken : public Module {
   Tensors forward(const Tensors& x) override {
     const at::Tensor& in = x[0];
     TORCH_CHECK(in.dim() == 3 && in.size(2) == d_, "expected an input [N, S, ", d_, "], got ", in.sizes());
+    if (int64_t G = GroupedPass::groups()) {  // the token [G, 1, 1, D]: shard k's to each of its examples
+      int64_t b = in.size(0) / G;
+      return withActivation(at::cat({param(0).expand({G, b, 1, d_}).reshape({G * b, 1, d_}), in}, 1), x);
+    }
     return withActivation(at::cat({param(0).expand({in.size(0), -1, -1}), in}, 1), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str("embedDim=", d_); }
 
  private:
@@ -105,8 +116,12 @@ class PositionEmbedding : public Module {
     const at::Tensor& in = x[0];
     TORCH_CHECK(in.dim() == 3 && in.size(1) == s_ && in.size(2) == d_, "expected an input [N, ", s_, ", ", d_, "], got ",
                 in.sizes());
+    if (int64_t G = GroupedPass::groups()) {  // the positions [G, 1, S, D]
+      return withActivation((in.reshape({G, -1, s_, d_}) + param(0)).reshape(in.sizes()), x);
+    }
     return withActivation(in + param(0), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str("numPositions=", s_, ", embedDim=", d_); }
 
  private:
@@ -121,6 +136,7 @@ class TokenSelect : public Module {
     TORCH_CHECK(x[0].dim() == 3, "expected an input [N, S, D], got ", x[0].sizes());
     return withActivation(x[0].select(1, index_), x);
   }
+  bool supportsGrouped() const override { return true; }
   std::string options() const override { return c10::str("index=", index_); }
 
  private:
@@ -145,9 +161,17 @@ class TokenPositionEmbedding : public Module {
                 " tensor ", ids.sizes());
     TORCH_CHECK(ids.size(1) <= p_, "the sequence length ", ids.size(1), " exceeds maxPositions ", p_);
     at::Tensor positions = at::arange(ids.size(1), ids.options().dtype(at::kLong)).unsqueeze(0);
+    if (int64_t G = GroupedPass::groups()) {
+      // One row of positions per shard ([G, S] looks up shard k's table), broadcast over its examples.
+      int64_t s = ids.size(1);
+      at::Tensor words = callChild("word_embeddings", child(0), {ids})[0];
+      at::Tensor pos = callChild("position_embeddings", child(1), {positions.expand({G, s})})[0];
+      return withActivation((words.reshape({G, -1, s, words.size(-1)}) + pos.unsqueeze(1)).reshape(words.sizes()), x);
+    }
     at::Tensor y = callChild("word_embeddings", child(0), {ids})[0] + callChild("position_embeddings", child(1), {positions})[0];
     return withActivation(y, x);
   }
+  bool supportsGrouped() const override { return true; }
 
  private:
   int64_t p_;

@@ -9,6 +9,7 @@ import { noGrad } from '../autograd';
 import { loadCheckpoint, saveCheckpoint, type HasOptimizerState } from '../checkpoint';
 import { DataLoader, disposeBatch } from '../data/loader';
 import { METRICS, type MetricName } from '../data/metrics';
+import type { ProcessGroup } from '../dist/group';
 import { MSAM, type Batch, type LossOptions, type StepStats } from '../msam';
 import { native } from '../native';
 import type { Module } from '../nn/module';
@@ -25,6 +26,7 @@ import { tidy } from '../tensor/memory';
 import type { Device } from '../types';
 import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './config';
 import { loadData } from './datasets';
+import { Ranks } from './distributed';
 import { buildModel } from './models';
 import { formatDuration, makeProgress, type Progress } from './progress';
 import { ConfigError, resolveTrainConfig, validate, type ConfigIssue, type ConfigLayer } from './resolve';
@@ -81,6 +83,12 @@ export interface TrainHooks {
   handleSigint?: boolean;
   /** Where progress lines go instead of stderr (makes 'auto' progress plain). */
   log?: (line: string) => void;
+  /**
+   * Data parallel over this group (msam.dist.initProcessGroup): every rank calls train() with the
+   * same configuration; each runs its share of every batch's shards, and rank 0 alone writes files
+   * and reports (README, "Multi-process training").
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface TrainResult {
@@ -104,6 +112,8 @@ export interface TrainResult {
   examplesPerSecond: number;
   device: Device;
   threads: number;
+  /** Processes that trained together (1 without a process group). */
+  processes: number;
   interrupted: boolean;
   /** The run's directory (results.json, metrics.jsonl, checkpoints/). */
   outDir: string;
@@ -295,7 +305,10 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       throw new ConfigError(issues);
     }
   }
-  const device = resolveDevice(config);
+  const ranks = new Ranks(hooks.processGroup ?? null);
+  if (ranks.distributed) checkDistributed(config, ranks.world);
+  const device = rankDevice(resolveDevice(config), ranks);
+  ranks.device = device;
   if (config.threads !== undefined) setNumThreads(config.threads);
   const outDir = config.outDir ?? path.join('runs', `${config.preset ?? 'run'}-${config.method}-${timestamp()}`);
   config = { ...config, outDir };
@@ -336,20 +349,24 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const lrAt = buildSchedule(config, stepsPerEpoch);
   const loss: LossOptions = { loss: 'cross_entropy', labelSmoothing: config.labelSmoothing };
   const shards = shardsOf(config);
-  const vanilla = new MSAM(model, optimizer, { m: 1, rho: 0, ...(autocast ? { autocast } : {}) });
-  const sharpBySize = new Map<number, MSAM>();
-  const sharpFor = (batchSize: number): MSAM => {
-    const key = config.microBatchSize === undefined ? Math.min(shards, batchSize) : batchSize;
-    let s = sharpBySize.get(key);
+  const group = ranks.distributed ? { processGroup: ranks.group as ProcessGroup } : {};
+  // Vanilla over several ranks: one shard (ρ = 0) each, which sums to the whole batch's gradient.
+  const vanilla = new MSAM(model, optimizer, { m: 1, rho: 0, ...(autocast ? { autocast } : {}), ...group });
+  const vanillaShards = ranks.world;
+  // The global m of a batch of B (the ranks' shares add up to it), and this rank's MSAM for its share.
+  const globalShards = (batchSize: number): number =>
+    config.method === 'msam' && config.microBatchSize !== undefined ? Math.ceil(batchSize / config.microBatchSize) : Math.min(shards, batchSize);
+  const sharpByShards = new Map<number, MSAM>();
+  const sharpFor = (localM: number): MSAM => {
+    let s = sharpByShards.get(localM);
     if (s === undefined) {
-      const opts = config.method === 'msam' && config.microBatchSize !== undefined ? { microBatchSize: config.microBatchSize } : { m: key };
-      s = new MSAM(model, optimizer, { ...opts, rho: config.rho, adaptive: config.adaptive, ...(autocast ? { autocast } : {}) });
-      sharpBySize.set(key, s);
+      s = new MSAM(model, optimizer, { m: localM, rho: config.rho, adaptive: config.adaptive, ...(autocast ? { autocast } : {}), ...group });
+      sharpByShards.set(localM, s);
     }
     return s;
   };
 
-  fs.mkdirSync(files.checkpoints, { recursive: true }); // only now: a run that cannot start leaves no directory
+  if (ranks.lead) fs.mkdirSync(files.checkpoints, { recursive: true }); // only now: a run that cannot start leaves no directory
 
   // ---- state: fresh, or from the checkpoint ----
   let state: RunState = {
@@ -381,11 +398,12 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       collect(ck);
       for (const t of all) t.dispose();
     }
-  } else {
+  } else if (ranks.lead) {
     fs.rmSync(files.metrics, { force: true });
   }
   // Lines written after the checkpoint (a crash after it) are dropped: the resumed run rewrites them.
-  truncateLines(files.metrics, state.metricsLines);
+  if (ranks.lead) truncateLines(files.metrics, state.metricsLines);
+  await ranks.syncParameters(model);
 
   // ---- helpers ----
   const writeMetrics = (line: object) => {
@@ -406,19 +424,27 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const saveBest = (epoch: number, accuracy: number) =>
     tidy(() => saveCheckpoint(files.best, { module: model, extra: { kind: 'msam.train.best/1', epoch, testAccuracy: accuracy, config: configJson } }));
 
-  let stop: string | null = hooks.signal?.aborted === true ? 'abort' : null;
-  const progress: Progress = makeProgress(config.log.progress, stepsPerEpoch, config.log.everySteps, hooks.log);
+  // `requested`: asked here (SIGINT, an abort); `stop`: what the loop obeys. With several ranks
+  // they agree after every step and epoch (agree()), so that all stop after the same step.
+  let requested: string | null = hooks.signal?.aborted === true ? 'abort' : null;
+  let stop: string | null = ranks.distributed ? null : requested;
+  const agree = async () => {
+    if (ranks.distributed && (await ranks.agreeStop(requested !== null))) stop ??= requested ?? 'another rank stopped';
+  };
+  const progress: Progress = makeProgress(ranks.lead ? config.log.progress : 'none', stepsPerEpoch, config.log.everySteps, hooks.log);
   const onSigint = () => {
-    if (stop !== null) {
+    if (requested !== null) {
       progress.stop();
       process.stderr.write('msam: second interrupt: exiting without waiting for the checkpoint\n');
       process.exit(130);
     }
-    stop = 'SIGINT';
+    requested = 'SIGINT';
+    if (!ranks.distributed) stop = requested;
     progress.log('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)');
   };
   const onAbort = () => {
-    stop ??= 'abort';
+    requested ??= 'abort';
+    if (!ranks.distributed) stop ??= 'abort';
   };
   const handleSigint = hooks.handleSigint ?? true;
   if (handleSigint) process.on('SIGINT', onSigint);
@@ -456,6 +482,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   let interrupted = false;
   try {
     show();
+    await agree();
     while (state.epoch < config.epochs && stop === null) {
       const e = state.epoch;
       // ---- the steps: batch k + 1 is built while step k runs on the worker thread ----
@@ -468,8 +495,11 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
           const phase = phaseAt(config, state.globalStep, totalSteps);
           const lr = lrAt(state.globalStep);
           optimizer.setLr(lr);
-          const sam = phase === 'sharp' ? sharpFor(B) : vanilla;
-          const stepBatch = { input: batch.input, target: batch.target };
+          // This rank's share of the batch's shards (the whole batch for one process).
+          const share = ranks.share(batch, phase === 'sharp' ? globalShards(B) : vanillaShards);
+          const sam = phase === 'sharp' ? sharpFor(share.m) : vanilla;
+          ranks.seedStep(config.seed, state.globalStep);
+          const stepBatch = { input: share.batch.input, target: share.batch.target };
           const pending: Promise<StepStats> =
             config.gradClip === null
               ? sam.step(stepBatch, loss)
@@ -486,7 +516,10 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
           } catch (err) {
             buildError = err;
           }
-          const stats = await pending.finally(() => disposeBatch(batch));
+          const stats = await pending.finally(() => {
+            for (const v of share.views) v.dispose();
+            disposeBatch(batch);
+          });
           if (buildError !== null) throw buildError;
           state.stepInEpoch++;
           state.globalStep++;
@@ -499,7 +532,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
             state.sum.skipped++;
           }
           if (phase === 'sharp') state.sum.sharp++;
-          if (config.log.everySteps > 0 && state.globalStep % config.log.everySteps === 0) {
+          if (ranks.lead && config.log.everySteps > 0 && state.globalStep % config.log.everySteps === 0) {
             writeMetrics({
               type: 'step',
               epoch: e + 1,
@@ -526,6 +559,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
             stats,
             batchSize: B,
           });
+          await agree();
           if (stop !== null) break;
         }
       } finally {
@@ -533,7 +567,15 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       }
       if (stop !== null) break;
 
-      // ---- the end of an epoch: evaluate, log, checkpoint ----
+      // ---- the end of an epoch: evaluate, log, checkpoint (rank 0; the others go on to the next epoch) ----
+      await ranks.averageBuffers(model);
+      if (!ranks.lead) {
+        state.epoch++;
+        state.stepInEpoch = 0;
+        state.sum = freshSums();
+        await agree();
+        continue;
+      }
       const evalStart = performance.now();
       const { loss: testLoss, accuracy: testAccuracy, metric: testMetric } = withAutocast(device, autocast ?? null, () => evaluate(model, testLoader, data.metric));
       lastEvalSeconds = (performance.now() - evalStart) / 1000;
@@ -569,10 +611,12 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       );
       show();
       await hooks.onEpoch?.(metrics);
+      await agree();
     }
     if (stop !== null && state.epoch < config.epochs) {
       interrupted = true;
-      saveLast();
+      await ranks.averageBuffers(model);
+      if (ranks.lead) saveLast();
       progress.log(`stopped (${stop}) at epoch ${state.epoch + 1}, step ${state.stepInEpoch}/${stepsPerEpoch}: checkpoint ${files.last}`);
     }
   } finally {
@@ -600,17 +644,47 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     examplesPerSecond: seconds > 0 ? state.examples / seconds : 0,
     device,
     threads: getNumThreads(),
+    processes: ranks.world,
     interrupted,
     outDir,
     checkpoint: fs.existsSync(files.last) ? files.last : null,
     versions: { msam: v.msam, libtorch: v.libtorch, cuda: v.cuda },
     config,
   };
-  if (!interrupted) fs.writeFileSync(files.results, `${JSON.stringify(result, null, 2)}\n`);
+  if (!interrupted && ranks.lead) fs.writeFileSync(files.results, `${JSON.stringify(result, null, 2)}\n`);
   trainLoader.dispose();
   testLoader.dispose();
   optimizer.dispose();
   return result;
+}
+
+/** What several processes cannot run: SAM's one shard, or a batch with fewer shards than processes. */
+function checkDistributed(config: TrainConfig, world: number): void {
+  const issues: ConfigIssue[] = [];
+  if (config.method === 'sam') {
+    issues.push({ field: 'method', source: null, message: `SAM is m = 1: its one ascent needs the whole batch in one process; with ${world} processes use method 'msam' with m ≥ ${world}` });
+  }
+  if (config.method === 'msam') {
+    const batches = [config.batchSize];
+    const limit = config.data.trainLimit;
+    if (!config.dropLast && limit !== undefined && limit % config.batchSize !== 0) batches.push(limit % config.batchSize);
+    for (const B of batches) {
+      const m = config.microBatchSize !== undefined ? Math.ceil(B / config.microBatchSize) : Math.min(shardsOf(config), B);
+      if (m < world) {
+        issues.push({ field: config.microBatchSize !== undefined ? 'microBatchSize' : 'm', source: null, message: `a batch of ${B} has ${m} shard(s), fewer than the ${world} processes: each process runs whole shards (the global m is the sum of theirs)` });
+        break;
+      }
+    }
+  }
+  if (config.batchSize < world) issues.push({ field: 'batchSize', source: null, message: `must be at least the number of processes (${world})` });
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/** With several processes on a machine of several GPUs, each takes its own (LOCAL_RANK, as torchrun). */
+function rankDevice(device: Device, ranks: Ranks): Device {
+  if (!ranks.distributed || device !== 'cuda') return device;
+  const local = Number(process.env['LOCAL_RANK'] ?? ranks.rank);
+  return `cuda:${local % Math.max(1, cuda.deviceCount())}` as Device;
 }
 
 function pick(value: unknown, field: string): unknown {

@@ -1,0 +1,5 @@
+// msam.dist: data-parallel training over libtorch's c10d (README, "Multi-process training").
+export { ProcessGroup, initProcessGroup, backends, type Backend, type InitOptions } from './group';
+export { worldFromEnv, type WorldEnv } from './env';
+export { rankShare, splitRange, type RankShare } from './split';
+export { launch, freePort, type LaunchOptions, type LaunchResult } from './launch';

@@ -42,7 +42,9 @@
 #include "msam/step.h"
 #include "msam/support.h"
 
-#if defined(MSAM_WITH_CUDA) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+// MSAM_NO_GRAPH leaves the strategy out of a CUDA build (bench/gpu-session.sh's fallback build, should
+// this file not compile against a new libtorch).
+#if defined(MSAM_WITH_CUDA) && !defined(MSAM_NO_GRAPH) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
 #define MSAM_GRAPH_STRATEGY 1
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
@@ -495,6 +497,8 @@ StepStats msamGradientGraph(nn::Module&, const Batch&, const LossSpec&, const Ms
 #ifndef MSAM_WITH_CUDA
   TORCH_CHECK(false, "msam: strategy 'graph' needs a CUDA model/build: this msam was built against a CPU-only libtorch (", TORCH_VERSION,
               "); strategy 'loop' or 'auto' runs the step");
+#elif defined(MSAM_NO_GRAPH)
+  TORCH_CHECK(false, "msam: strategy 'graph' was left out of this build (MSAM_NO_GRAPH); strategy 'loop' or 'auto' runs the step");
 #else
   TORCH_CHECK(false, "msam: strategy 'graph' needs PyTorch 2.4 or later (graph-safe random states); this msam was built against libtorch ",
               TORCH_VERSION, "; strategy 'loop' or 'auto' runs the step");

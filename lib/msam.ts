@@ -210,8 +210,9 @@ export class MSAM {
 
   // The same algorithm for a TypeScript forward, on the JS thread, with the tensor API.
   #closureGradient(batch: Batch, lossOf: LossClosure): StepStats {
-    if (this.options.strategy === 'graph') {
-      throw new TypeError("MSAM: strategy 'graph' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')");
+    const { strategy } = this.options;
+    if (strategy === 'graph' || strategy === 'vectorized') {
+      throw new TypeError(`MSAM: strategy '${strategy}' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')`);
     }
     const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
     const target = expectTensor(batch.target, 'MSAM: batch.target');

@@ -176,6 +176,17 @@ describe('vectorized strategy: shards and options', () => {
   it("weight decay in the loss", () => expectSame(runBoth(cnn, 8, { m: 4, rho: 0.3, weightDecay: 0.01, weightDecayIn: 'loss' })));
   it('bnMode freeze', () => expectSame(runBoth(cnn, 8, { m: 2, rho: 0.3, bnMode: 'freeze' })));
   it('label smoothing', () => expectSame(runBoth(cnn, 8, { m: 4, rho: 0.3 }, { labelSmoothing: 0.1 })));
+  it('frozen parameters (requiresGrad false) keep no gradient and shape nothing else', () => {
+    const c: Case = {
+      ...cnn,
+      model: () => {
+        const mdl = cnn.model();
+        for (const p of mdl.parameters().slice(0, 2)) p.requiresGrad = false; // the first convolution
+        return mdl;
+      },
+    };
+    expectSame(runBoth(c, 8, { m: 4, rho: 0.3 }));
+  });
   it('text: uneven shards and chunks', () => expectSame(runBoth(text, 7, { m: 3, rho: 0.2, chunkSize: 2 })));
   it('a model in eval mode (running statistics read, not written)', () => {
     const c: Case = { ...cnn, model: () => { const mdl = cnn.model(); mdl.eval(); return mdl; } };
@@ -225,6 +236,13 @@ describe('vectorized strategy: errors', () => {
     const model = new nn.Sequential(new nn.Linear(4, 4), new nn.Softmax(0));
     const sam = new msam.MSAM(model, { step() {} }, { m: 2, strategy: 'vectorized' });
     expect(() => sam.gradientSync({ input: msam.randn([4, 4]), target: msam.randn([4, 4]) }, { loss: 'mse' })).toThrow(/strategy 'vectorized': module 1 \(Softmax\) has no grouped forward/);
+  });
+  it('the closure form (a TypeScript loss) refuses it rather than silently running the loop', () => {
+    const model = new nn.Linear(4, 2);
+    const sam = new msam.MSAM(model, { step() {} }, { m: 2, strategy: 'vectorized' });
+    expect(() => sam.gradientSync({ input: msam.randn([4, 4]), target: msam.randint(0, 2, [4]) }, (mdl, shard) => msam.crossEntropy(mdl.forward(shard.input as Tensor), shard.target))).toThrow(
+      /strategy 'vectorized' needs a native model .* not a closure/,
+    );
   });
   it('chunkSize is validated', () => {
     expect(() => new msam.MSAM(new nn.Linear(2, 2), { step() {} }, { chunkSize: 0 })).toThrow(/option 'chunkSize' must be an integer ≥ 1/);

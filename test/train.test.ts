@@ -196,6 +196,22 @@ describe('a tiny training run', () => {
     }
   });
 
+  it("strategy 'vectorized' trains the same run as the loop (float tolerance)", async () => {
+    const run = async (strategy: 'loop' | 'vectorized') => {
+      const epochs: { trainLoss: number; testLoss: number }[] = [];
+      const r = await msam.train(tiny(path.join(tmp, `strategy-${strategy}`), { epochs: 1, strategy, chunkSize: 3, model: { name: 'smallCnn', options: { width: 4, dropout: 0 } } }), {
+        onEpoch: (m) => void epochs.push({ trainLoss: m.trainLoss, testLoss: m.testLoss }),
+      });
+      return { r, epoch: epochs[0]! };
+    };
+    const loop = await run('loop');
+    const vectorized = await run('vectorized');
+    expect(vectorized.r.config.strategy).toBe('vectorized');
+    expect(loop.epoch.trainLoss).toBeGreaterThan(0);
+    expect(Math.abs(vectorized.epoch.trainLoss - loop.epoch.trainLoss)).toBeLessThan(1e-5);
+    expect(Math.abs(vectorized.epoch.testLoss - loop.epoch.testLoss)).toBeLessThan(1e-5);
+  });
+
   it('method sam is m = 1, vanilla is ρ = 0 and m = 1; gradient clipping and AdamW run', async () => {
     const seen: string[] = [];
     const r = await msam.train(tiny(path.join(tmp, 'sam'), { epochs: 1, method: 'sam', m: undefined, optimizer: { name: 'adamw', lr: 3e-3 }, gradClip: 1 }), {

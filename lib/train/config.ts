@@ -91,6 +91,10 @@ export const trainConfigSchema = z
     rho: nonNegative().default(0.2),
     /** ASAM's adaptive perturbation. */
     adaptive: z.boolean().default(false),
+    /** How the step's shards run (MSAMOptions.strategy): 'auto' (vectorized on CUDA, else the loop), 'loop', 'vectorized', 'graph'. */
+    strategy: z.enum(['auto', 'loop', 'vectorized', 'graph']).default('auto'),
+    /** 'vectorized': shards per batched pass, to bound memory; default all. */
+    chunkSize: count().optional(),
     /** Appendix A: mSAM (or SAM) for a fraction of the steps, at the start or the end; vanilla for the rest. */
     hybrid: z
       .strictObject({

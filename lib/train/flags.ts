@@ -16,6 +16,8 @@ export const FLAGS: { flag: string; field: string; parse: (text: string) => unkn
   { flag: '--micro-batch-size <n>', field: 'microBatchSize', parse: num, help: 'or the shard size: m = ⌈batch size / n⌉' },
   { flag: '--rho <rho>', field: 'rho', parse: num, help: 'perturbation radius ρ (0 is vanilla)' },
   { flag: '--adaptive', field: 'adaptive', parse: () => true, help: "ASAM's adaptive perturbation" },
+  { flag: '--strategy <name>', field: 'strategy', parse: str, help: "how the shards run: 'auto' (vectorized on CUDA, else loop), 'loop', 'vectorized' or 'graph'" },
+  { flag: '--chunk-size <n>', field: 'chunkSize', parse: num, help: "'vectorized': shards per batched pass (bounds memory; default all)" },
   { flag: '--hybrid <fraction>', field: 'hybrid.fraction', parse: num, help: 'mSAM for this fraction of the steps, vanilla for the rest (Appendix A)' },
   { flag: '--hybrid-position <first|last>', field: 'hybrid.position', parse: str, help: 'where the mSAM part of a hybrid run is (default first)' },
   { flag: '--optimizer <sgd|adamw>', field: 'optimizer.name', parse: str, help: 'the base optimizer' },

@@ -151,8 +151,11 @@ interface RunState {
 
 const freshSums = (): RunState['sum'] => ({ loss: 0, perturbedLoss: 0, examples: 0, skipped: 0, sharp: 0 });
 
-/** Fields a resumed run may change: they do not affect what is computed. */
-const RESUMABLE_CHANGES = new Set(['outDir', 'resume', 'log', 'preset', 'evalBatchSize', 'threads']);
+/**
+ * Fields a resumed run may change: they do not affect what is computed (strategy and chunkSize say
+ * how a step runs: the same gradient to float tolerance; with dropout, other masks).
+ */
+const RESUMABLE_CHANGES = new Set(['outDir', 'resume', 'log', 'preset', 'evalBatchSize', 'threads', 'strategy', 'chunkSize']);
 
 /** Trains with `config` (fields over the preset it names); see TrainHooks for callbacks. */
 export async function train(config: TrainInput = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -360,7 +363,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const sharpFor = (localM: number): MSAM => {
     let s = sharpByShards.get(localM);
     if (s === undefined) {
-      s = new MSAM(model, optimizer, { m: localM, rho: config.rho, adaptive: config.adaptive, ...(autocast ? { autocast } : {}), ...group });
+      const how = { strategy: config.strategy, ...(config.chunkSize !== undefined ? { chunkSize: config.chunkSize } : {}) };
+      s = new MSAM(model, optimizer, { m: localM, rho: config.rho, adaptive: config.adaptive, ...how, ...(autocast ? { autocast } : {}), ...group });
       sharpByShards.set(localM, s);
     }
     return s;

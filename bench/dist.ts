@@ -11,12 +11,8 @@ import * as path from 'node:path';
 import * as msam from '../lib';
 import { launch } from '../lib/dist/launch';
 import { median } from './python';
+import { flag } from './args';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-};
 
 function smallCnn(): msam.nn.Module {
   const { nn } = msam;
@@ -142,7 +138,7 @@ async function driver(): Promise<void> {
   console.log(`wrote ${outFile}`);
 }
 
-(args.includes('--worker') ? worker() : driver()).catch((e: unknown) => {
+(process.argv.includes('--worker') ? worker() : driver()).catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : String(e));
   process.exitCode = 1;
 });

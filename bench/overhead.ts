@@ -5,12 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../lib';
 import { median, runPythonJson } from './python';
+import { flag } from './args';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-};
 const rounds = Number(flag('--rounds', '5'));
 const outFile = flag('--out', path.join(__dirname, '..', '..', 'bench', 'results', 'overhead.json'));
 const threads = msam.getNumThreads();

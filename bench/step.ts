@@ -7,13 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../lib';
 import { median, runPythonJson } from './python';
+import { flag, list } from './args';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-};
-const list = (name: string, fallback: string) => flag(name, fallback).split(',').filter(Boolean);
 const device = flag('--device', 'cpu') as msam.Device;
 const steps = Number(flag('--steps', '3'));
 const warmup = Number(flag('--warmup', '1'));

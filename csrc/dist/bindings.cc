@@ -2,6 +2,7 @@
 
 #include "dist/reduce.h"
 #include "errors.h"
+#include "msam/bindings.h"
 #include "tensor.h"
 #include "worker.h"
 
@@ -140,14 +141,7 @@ Napi::Value ReduceStep(const Napi::CallbackInfo& info) {
   s.skipped = o.Get("skipped").ToBoolean();
   if (o.Get("skipReason").IsString()) s.skipReason = o.Get("skipReason").As<Napi::String>().Utf8Value();
   dist::reduceStep(*g, params, s, info[3].ToNumber().Int64Value());
-  auto out = Napi::Object::New(env);
-  out.Set("loss", s.loss);
-  out.Set("perturbedLoss", s.perturbedLoss);
-  out.Set("gradNorm", s.gradNorm);
-  out.Set("shards", static_cast<double>(s.shards));
-  out.Set("skipped", s.skipped);
-  out.Set("skipReason", s.skipped ? Napi::Value(Napi::String::New(env, s.skipReason)) : env.Null());
-  return out;
+  return statsToJs(env, s);
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {

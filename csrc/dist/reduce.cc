@@ -3,16 +3,6 @@
 namespace msam {
 namespace dist {
 
-std::vector<at::Tensor> trainableParameters(nn::Module& model) {
-  std::vector<at::Tensor> params;
-  nn::Module::Named<at::Tensor> named;
-  model.namedParameters("", named);
-  for (auto& p : named) {
-    if (p.second.requires_grad()) params.push_back(p.second);
-  }
-  return params;
-}
-
 void reduceStep(Group& group, const std::vector<at::Tensor>& params, StepStats& stats, int64_t localBatch) {
   TORCH_CHECK(localBatch >= 1, "dist: every rank needs at least one example per step, this one (rank ", group.rank(), ") has ", localBatch);
   const int n = group.size();

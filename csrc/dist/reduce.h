@@ -17,8 +17,5 @@ namespace dist {
 // then the gradients (one buffer per dtype; none when the step is skipped).
 void reduceStep(Group& group, const std::vector<at::Tensor>& params, StepStats& stats, int64_t localBatch);
 
-// The trainable parameters of a model, in the order the step uses.
-std::vector<at::Tensor> trainableParameters(nn::Module& model);
-
 }  // namespace dist
 }  // namespace msam

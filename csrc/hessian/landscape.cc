@@ -25,16 +25,6 @@ void Batches::check() const {
   }
 }
 
-std::vector<at::Tensor> trainableParameters(nn::Module& model) {
-  nn::Module::Named<at::Tensor> named;
-  model.namedParameters("", named);
-  std::vector<at::Tensor> params;
-  for (auto& p : named) {
-    if (p.second.requires_grad()) params.push_back(p.second);
-  }
-  return params;
-}
-
 uint64_t mixSeed(uint64_t seed, uint64_t index) {
   uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (index + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -43,7 +33,7 @@ uint64_t mixSeed(uint64_t seed, uint64_t index) {
 }
 
 Landscape::Landscape(nn::Module& model, const Batches& data, LossSpec loss)
-    : model_(model), data_(data), lossSpec_(loss), params_(trainableParameters(model)) {
+    : model_(model), data_(data), lossSpec_(loss), params_(model.trainableParameters()) {
   TORCH_CHECK(!params_.empty(), "the model has no trainable parameters");
   data_.check();
   for (const auto& p : params_) {

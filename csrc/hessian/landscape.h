@@ -84,9 +84,6 @@ void axpy(Vec& y, double a, const Vec& x);  // y += a x
 void scale(Vec& y, double a);                // y *= a
 Vec toDouble(const Vec& v);                  // undefined entries stay undefined
 
-// The trainable parameters (requires_grad) of a model, in order.
-std::vector<at::Tensor> trainableParameters(nn::Module& model);
-
 // A seed for item `index` of a stream seeded by `seed` (splitmix64), so that sample k is the same
 // whatever the block size.
 uint64_t mixSeed(uint64_t seed, uint64_t index);

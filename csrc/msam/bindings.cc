@@ -74,17 +74,6 @@ StepCall readCall(const Napi::CallbackInfo& info) {
   return c;
 }
 
-Napi::Value statsToJs(Napi::Env env, const StepStats& s) {
-  auto out = Napi::Object::New(env);
-  out.Set("loss", s.loss);
-  out.Set("perturbedLoss", s.perturbedLoss);
-  out.Set("gradNorm", s.gradNorm);
-  out.Set("shards", static_cast<double>(s.shards));
-  out.Set("skipped", s.skipped);
-  out.Set("skipReason", s.skipped ? Napi::Value(Napi::String::New(env, s.skipReason)) : env.Null());
-  return out;
-}
-
 StepStats run(const StepCall& c) {
   StepStats stats;
   try {
@@ -92,7 +81,7 @@ StepStats run(const StepCall& c) {
   } catch (const nn::ModuleError& e) {
     throw std::runtime_error(c.model->type() + ".forward: " + e.what());
   }
-  if (c.group) dist::reduceStep(*c.group, dist::trainableParameters(*c.model), stats, c.batch.target.size(0));
+  if (c.group) dist::reduceStep(*c.group, c.model->trainableParameters(), stats, c.batch.target.size(0));
   if (c.optimizer && !stats.skipped) c.optimizer->step();
   return stats;
 }
@@ -163,6 +152,17 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Value statsToJs(Napi::Env env, const StepStats& s) {
+  auto out = Napi::Object::New(env);
+  out.Set("loss", s.loss);
+  out.Set("perturbedLoss", s.perturbedLoss);
+  out.Set("gradNorm", s.gradNorm);
+  out.Set("shards", static_cast<double>(s.shards));
+  out.Set("skipped", s.skipped);
+  out.Set("skipReason", s.skipped ? Napi::Value(Napi::String::New(env, s.skipReason)) : env.Null());
+  return out;
+}
 
 void initMsam(Napi::Env env, Napi::Object exports) {
   exportFunction<SetAutocast>(env, exports, "setAutocast");

@@ -5,12 +5,7 @@
 namespace msam {
 
 std::vector<at::Tensor> trainableParameters(nn::Module& model) {
-  std::vector<at::Tensor> params;
-  nn::Module::Named<at::Tensor> named;
-  model.namedParameters("", named);
-  for (auto& p : named) {
-    if (p.second.requires_grad()) params.push_back(p.second);
-  }
+  std::vector<at::Tensor> params = model.trainableParameters();
   TORCH_CHECK(!params.empty(), "the model has no trainable parameters");
   return params;
 }

@@ -6,7 +6,7 @@
 
 namespace msam {
 
-// The parameters .grad will be written to (those that require a gradient), in namedParameters' order.
+// The parameters .grad will be written to (model.trainableParameters()); an error when there are none.
 std::vector<at::Tensor> trainableParameters(nn::Module& model);
 
 // Every input and the target carry the batch in dim 0; 1 ≤ m ≤ B. Returns B.

@@ -42,6 +42,16 @@ void Module::namedBuffers(const std::string& prefix, Named<at::Tensor>& out) {
   for (auto& c : children_) c.second->namedBuffers(join(prefix, c.first), out);
 }
 
+std::vector<at::Tensor> Module::trainableParameters() {
+  Named<at::Tensor> named;
+  namedParameters("", named);
+  std::vector<at::Tensor> params;
+  for (auto& p : named) {
+    if (p.second.requires_grad()) params.push_back(p.second);
+  }
+  return params;
+}
+
 void Module::parameterSlots(std::vector<at::Tensor*>& out) {
   for (auto& p : params_) out.push_back(&p.second);
   for (auto& c : children_) c.second->parameterSlots(out);

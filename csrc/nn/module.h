@@ -61,6 +61,9 @@ class Module {
   const Named<std::shared_ptr<Module>>& children() const { return children_; }
   void namedParameters(const std::string& prefix, Named<at::Tensor>& out);
   void namedBuffers(const std::string& prefix, Named<at::Tensor>& out);
+  // The parameters that require a gradient (what the step, the all-reduce and the Hessian analyses
+  // work on), in namedParameters' order.
+  std::vector<at::Tensor> trainableParameters();
   // Where every parameter of the tree is held, in namedParameters' order: the grouped pass swaps
   // stacked weights in and puts the originals back.
   void parameterSlots(std::vector<at::Tensor*>& out);

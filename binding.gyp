@@ -1,5 +1,7 @@
 {
-  # node-gyp build (driven by prebuildify); the same sources and libtorch discovery as CMakeLists.txt.
+  # node-gyp build (`npm run build:gyp`); the same sources, libtorch discovery and flags as
+  # CMakeLists.txt: C++20 where libtorch's headers need it, libtorch's and CUDA's headers as system
+  # headers (-isystem), torch_cuda linked --no-as-needed so its kernels register.
   "targets": [
     {
       "target_name": "msam",
@@ -17,7 +19,6 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-libtorch.js --include)",
         "csrc"
       ],
       "defines": [
@@ -25,11 +26,12 @@
         "<!@(node scripts/find-libtorch.js --defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++20", "-std=gnu++17", "-std=gnu++14"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["<!@(node scripts/find-libtorch.js --cflags)", "-fexceptions", "-frtti", "-O2"],
       "libraries": [
         "-L<!(node scripts/find-libtorch.js --libdir)",
-        "-Wl,-rpath,<!(node scripts/find-libtorch.js --libdir)",
+        "-Wl,-rpath,<!(node scripts/find-libtorch.js --rpath)",
         "<!@(node scripts/find-libtorch.js --libs)"
       ]
     }

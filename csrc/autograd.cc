@@ -22,9 +22,9 @@ std::vector<at::Tensor> tensorList(const Napi::Value& v, const std::string& what
   return out;
 }
 
-c10::optional<bool> optionalBool(const Napi::Value& v) {
+msam::optional<bool> optionalBool(const Napi::Value& v) {
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
-  return c10::nullopt;
+  return msam::nullopt;
 }
 
 // backward(tensor, grad|null, retainGraph|undefined, createGraph)

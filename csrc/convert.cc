@@ -17,11 +17,21 @@ struct Where {
   // `int[2] stride=[]`: an empty default means "derive it", so an empty list is accepted there.
   // Only asked when a list has the wrong length, off the hot path.
   bool emptyListOk() const {
-    const auto& def = argument ? argument->default_value() : c10::nullopt;
+    const auto& def = argument ? argument->default_value() : msam::nullopt;
     return def && def->isIntList() && def->toIntList().empty();
   }
   std::string str() const {
-    return op + ": argument '" + arg + "'" + (index >= 0 ? "[" + std::to_string(index) + "]" : "");
+    // Appended piece by piece: g++ 12 -O3 warns (falsely, GCC bug 105329) on the chain of operator+.
+    std::string s = op;
+    s += ": argument '";
+    s += arg;
+    s += '\'';
+    if (index >= 0) {
+      s += '[';
+      s += std::to_string(index);
+      s += ']';
+    }
+    return s;
   }
 };
 
@@ -79,7 +89,7 @@ Napi::Array toArray(const Napi::Value& v, const Where& what, const std::string& 
   return v.As<Napi::Array>();
 }
 
-c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional<int32_t> n, const Where& what) {
+c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, msam::optional<int32_t> n, const Where& what) {
   switch (elem->kind()) {
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: {
@@ -119,11 +129,11 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
     case c10::TypeKind::OptionalType: {
       if (elem->expectRef<c10::OptionalType>().getElementType()->kind() == c10::TypeKind::TensorType) {
         auto arr = toArray(v, what, "an array of tensors or nulls");
-        c10::List<c10::optional<at::Tensor>> out;
+        c10::List<msam::optional<at::Tensor>> out;
         for (uint32_t i = 0; i < arr.Length(); ++i) {
           Napi::Value e = arr.Get(i);
           if (e.IsNull() || e.IsUndefined()) {
-            out.push_back(c10::nullopt);
+            out.push_back(msam::nullopt);
           } else {
             out.push_back(tensorArg(e, what.at(static_cast<int>(i))));
           }
@@ -138,7 +148,7 @@ c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, c10::optional
   throw Napi::TypeError::New(v.Env(), what.str() + ": lists of " + elem->str() + " are not supported from JavaScript");
 }
 
-c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, c10::optional<int32_t> n, const Where& what) {
+c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, msam::optional<int32_t> n, const Where& what) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
       return tensorArg(v, what);

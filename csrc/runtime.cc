@@ -20,10 +20,14 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(env);
   out.Set("libtorch", Napi::String::New(env, TORCH_VERSION));
   Napi::Value cuda = env.Null();
-  if (at::hasCUDA()) {
-    long v = at::detail::getCUDAHooks().versionCUDART();  // e.g. 12080
+#ifdef MSAM_WITH_CUDA
+  // The CUDA runtime loaded with libtorch_cuda (e.g. 13020), which answers without a GPU, unlike
+  // at::hasCUDA(): a CUDA binary says so on a machine with no device too.
+  int v = 0;
+  if (cudaRuntimeGetVersion(&v) == cudaSuccess && v > 0) {
     cuda = Napi::String::New(env, std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10));
   }
+#endif
   out.Set("cuda", cuda);
   return out;
 }

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // Finds libtorch for both builds (CMakeLists.txt and binding.gyp) and for the loader of prebuilt
 // binaries (scripts/prebuilds.js, lib/native.ts), in this order:
-//   1. the LIBTORCH environment variable (a libtorch folder: include/, lib/, share/cmake/Torch/)
-//   2. a Python torch install (python3's `torch` package) that ships share/cmake/Torch
+//   1. the LIBTORCH environment variable: a libtorch folder (include/, lib/, share/cmake/Torch/),
+//      or the word `system` for 3. even where a Python torch is installed
+//   2. a Python torch install that ships share/cmake/Torch: PYTHON's, then the project's own
+//      virtual environment (.venv, made by `scripts/setup.sh --cuda`: PyTorch 2.x with CUDA from
+//      PyPI), then python3's
 //   3. the system's (Debian/Ubuntu `libtorch-dev`: /usr/lib/<multiarch>/cmake/Torch)
 // It runs at load time too, so it is cheap: no `import torch` (Python only locates the package)
 // and no compiler (gcc -print-multiarch only when the usual folder has no libtorch).
-// Usage: node scripts/find-libtorch.js [--torch-dir | --include | --libdir | --libs | --defines | --nccl-include | --json]
+// For a CUDA libtorch it also finds CUDA's headers and runtime library where PyPI's nvidia-* packages
+// put them beside torch (nvidia/cu13 for CUDA 13, nvidia/<library> for CUDA 12), so neither build
+// needs a CUDA toolkit or nvcc: msam has no .cu file, it only includes ATen's CUDA headers.
+// Usage: node scripts/find-libtorch.js [--torch-dir | --include | --libdir | --rpath | --libs | --defines | --cxx-std | --cflags | --json]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -15,15 +21,25 @@ const { execFileSync } = require('node:child_process');
 const HOW_TO_GET_ONE = [
   'msam needs libtorch to build, and found none. Any one of these will do:',
   '  1. set LIBTORCH to an unpacked libtorch folder (the one with include/, lib/ and share/cmake/Torch/);',
-  '  2. install PyTorch for python3 (`python3 -c "import torch"` must work; pip wheels ship share/cmake/Torch);',
+  '  2. install PyTorch for python3 (`python3 -c "import torch"` must work; pip wheels ship share/cmake/Torch),',
+  '     or run `bash scripts/setup.sh --cuda` in the msam checkout (PyTorch 2.x with CUDA in .venv);',
   '  3. install the system package: `sudo apt-get install libtorch-dev` (Debian 12+/Ubuntu 23.04+).',
 ].join('\n');
 
 const hasConfig = (dir) => fs.existsSync(path.join(dir, 'TorchConfig.cmake'));
 
+const packageRoot = path.resolve(__dirname, '..');
+/** The compiler's own include folders (Debian's libtorch has its headers in /usr/include). */
+const DEFAULT_INCLUDES = ['/usr/include', '/usr/local/include'];
+
 function fromEnv() {
   const root = process.env.LIBTORCH;
   if (!root) return null;
+  if (root === 'system') {
+    const found = fromSystem();
+    if (!found) throw new Error('LIBTORCH=system, but there is no system libtorch (Debian/Ubuntu: sudo apt-get install libtorch-dev)');
+    return found;
+  }
   const torchDir = path.join(root, 'share', 'cmake', 'Torch');
   if (!hasConfig(torchDir)) {
     throw new Error(`LIBTORCH=${root} has no share/cmake/Torch/TorchConfig.cmake: is it a libtorch folder?`);
@@ -31,8 +47,14 @@ function fromEnv() {
   return { source: 'LIBTORCH', root, torchDir, libdir: path.join(root, 'lib') };
 }
 
+/** The project's own virtual environment (scripts/setup.sh --cuda), when there is one. */
+function venvPython() {
+  const python = path.join(packageRoot, '.venv', 'bin', 'python');
+  return fs.existsSync(python) ? python : null;
+}
+
 function fromPython() {
-  for (const python of [process.env.PYTHON, 'python3'].filter(Boolean)) {
+  for (const python of [process.env.PYTHON, venvPython(), 'python3'].filter(Boolean)) {
     let root;
     try {
       // find_spec locates the package without running it (importing torch takes seconds).
@@ -46,7 +68,7 @@ function fromPython() {
     }
     if (!root) continue; // no torch in it
     const torchDir = path.join(root, 'share', 'cmake', 'Torch');
-    if (hasConfig(torchDir)) return { source: `python (${python})`, root, torchDir, libdir: path.join(root, 'lib') };
+    if (hasConfig(torchDir)) return { source: `python (${python})`, python, root, torchDir, libdir: path.join(root, 'lib') };
   }
   return null;
 }
@@ -101,6 +123,42 @@ function cudaVersion(found) {
   return null;
 }
 
+/**
+ * CUDA's headers and runtime library for a CUDA libtorch: PyPI's nvidia-* packages beside a pip
+ * torch (CUDA 13: nvidia/cu13/{include,lib}; CUDA 12: nvidia/<library>/{include,lib}, one folder
+ * each), else CUDA_HOME's or /usr/local/cuda's toolkit. ATen's CUDA headers include cuda_runtime,
+ * cuBLAS, cuSPARSE and cuSOLVER headers; NCCL's header is for c10d's ProcessGroupNCCL.
+ */
+function cudaPaths(found) {
+  const nvidia = path.join(found.root, '..', 'nvidia');
+  const packages = fs.existsSync(nvidia) ? fs.readdirSync(nvidia).sort().map((d) => path.join(nvidia, d)) : [];
+  const toolkits = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean);
+  const includes = [...packages.map((d) => path.join(d, 'include')), ...toolkits.map((d) => path.join(d, 'include'))].filter((d) =>
+    fs.existsSync(d),
+  );
+  const has = (file) => includes.some((d) => fs.existsSync(path.join(d, file)));
+  const libdirs = [...packages.map((d) => path.join(d, 'lib')), ...toolkits.map((d) => path.join(d, 'lib64'))].filter((d) => fs.existsSync(d));
+  let cudart = null;
+  for (const dir of libdirs) {
+    const so = fs.readdirSync(dir).find((f) => /^libcudart\.so\.\d+$/.test(f));
+    if (so) {
+      cudart = { dir, soname: so };
+      break;
+    }
+  }
+  // cuda_runtime.h includes crt/host_config.h: on PyPI that is nvidia-cuda-crt (cuda-toolkit[crt]).
+  return { includes, hasRuntimeHeaders: has('cuda_runtime_api.h') && has(path.join('crt', 'host_config.h')), hasNccl: has('nccl.h'), cudart };
+}
+
+/**
+ * The C++ standard libtorch's headers need: 20 where ATen.h refuses anything older (PyTorch ≥ 2.13),
+ * else 17. Read from the header itself rather than guessed from the version number.
+ */
+function cxxStandard(include) {
+  const aten = path.join(include, 'ATen', 'ATen.h');
+  return fs.existsSync(aten) && /C\+\+20 or later/.test(fs.readFileSync(aten, 'utf8')) ? 20 : 17;
+}
+
 function find() {
   const found = fromEnv() || fromPython() || fromSystem();
   if (!found) throw new Error(HOW_TO_GET_ONE);
@@ -109,22 +167,34 @@ function find() {
   // The C++ ABI libtorch was built with: dependent code must match it.
   const config = fs.readFileSync(path.join(found.torchDir, 'TorchConfig.cmake'), 'utf8');
   const abi = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config);
-  // nccl.h for c10d's ProcessGroupNCCL (msam.dist on CUDA): pip's nvidia-nccl package beside torch,
-  // NCCL_INCLUDE_DIR, or the CUDA toolkit's. Gloo's headers are found on the default path.
-  const ncclInclude = cuda
-    ? [process.env.NCCL_INCLUDE_DIR, path.join(found.root, '..', 'nvidia', 'nccl', 'include'), '/usr/local/cuda/include', '/usr/include']
-        .filter(Boolean)
-        .find((d) => fs.existsSync(path.join(d, 'nccl.h'))) || null
-    : null;
+  // Gloo's headers (msam.distributed on the CPU) are found on the default path (Debian: libgloo-dev).
+  const cudaFound = cuda ? cudaPaths(found) : null;
+  if (cudaFound && !cudaFound.hasRuntimeHeaders) {
+    throw new Error(
+      `${found.libdir} is a CUDA libtorch, but CUDA's runtime headers (cuda_runtime_api.h, crt/host_config.h) are neither beside it ` +
+        "(PyPI's nvidia-* packages) nor in CUDA_HOME or /usr/local/cuda: `pip install 'cuda-toolkit[crt]'` into torch's environment " +
+        '(scripts/setup.sh --cuda does), or set CUDA_HOME to a CUDA toolkit',
+    );
+  }
+  const cudaLibs = cudaFound
+    ? // --no-as-needed: the addon calls nothing in torch_cuda by name for most ops, yet loading it is
+      // what registers the CUDA kernels and allocator; an as-needed link would drop it.
+      ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', ...(cudaFound.cudart ? [`-L${cudaFound.cudart.dir}`, `-l:${cudaFound.cudart.soname}`] : []), '-Wl,--as-needed']
+    : [];
   return {
     ...found,
     version: torchVersion(found),
     cuda,
     cudaVersion: cuda ? cudaVersion(found) : null,
-    cxx11Abi: abi ? Number(abi[1]) : null,
-    ncclInclude,
-    includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(ncclInclude ? [ncclInclude] : [])],
-    libs: ['-ltorch', '-ltorch_cpu', '-lc10', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])],
+    // PyTorch ≥ 2.7 builds only with the C++11 ABI (GCC's default) and no longer writes the flag.
+    cxx11Abi: abi ? Number(abi[1]) : 1,
+    cxxStandard: cxxStandard(include),
+    nccl: Boolean(cudaFound && cudaFound.hasNccl),
+    includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(cudaFound ? cudaFound.includes : [])],
+    libs: ['-ltorch', '-ltorch_cpu', '-lc10', ...cudaLibs],
+    // A source build's RUNPATH: libtorch's folder, and cudart's (msam needs libcudart.so.N itself; the
+    // loader looks for it before libtorch_cuda, whose own RUNPATH would find it, is loaded).
+    rpath: [found.libdir, ...(cudaFound && cudaFound.cudart ? [cudaFound.cudart.dir] : [])],
     defines: [...(abi ? [`_GLIBCXX_USE_CXX11_ABI=${abi[1]}`] : []), ...(cuda ? ['MSAM_WITH_CUDA=1'] : [])],
   };
 }
@@ -144,7 +214,12 @@ function main() {
     '--libdir': lt.libdir,
     '--libs': lt.libs.join(' '),
     '--defines': lt.defines.join(' '),
-    '--nccl-include': lt.ncclInclude || '',
+    '--rpath': lt.rpath.join(':'),
+    '--cxx-std': String(lt.cxxStandard),
+    // binding.gyp's compiler flags: the standard, and libtorch's/CUDA's headers as system headers
+    // (not /usr/include itself, already the compiler's: -isystem would reorder it and break
+    // libstdc++'s #include_next).
+    '--cflags': [`-std=c++${lt.cxxStandard}`, ...lt.includeDirs.filter((d) => !DEFAULT_INCLUDES.includes(d)).flatMap((d) => ['-isystem', d])].join(' '),
     '--json': JSON.stringify(lt, null, 2),
   }[flag];
   if (out === undefined) {
@@ -155,4 +230,4 @@ function main() {
 }
 
 if (require.main === module) main();
-module.exports = { find, HOW_TO_GET_ONE };
+module.exports = { find, HOW_TO_GET_ONE, DEFAULT_INCLUDES };

@@ -39,6 +39,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "msam/autocast.h"
 #include "msam/step.h"
 #include "msam/support.h"
 
@@ -83,7 +84,7 @@ at::Tensor deviceNorm(const std::vector<at::Tensor>& v, const at::Device& device
   for (const auto& t : v) {
     if (!t.defined()) continue;
     auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, c10::nullopt, false, dtype).to(at::kDouble));
+    norms.push_back(at::linalg_vector_norm(t, 2, msam::nullopt, false, dtype).to(at::kDouble));
   }
   if (norms.empty()) return at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
   return at::stack(norms).norm();

@@ -18,7 +18,7 @@ struct MsamOptions {
   double eta = 0.01;
   bool freezeBatchNorm = false;  // bnMode 'freeze': running statistics untouched by every pass
   double lossWeightDecay = 0.0;  // weightDecayIn 'loss': + (λ/2)‖w‖² in every shard's loss
-  c10::optional<at::ScalarType> autocast;  // forward and loss under autocast to this dtype
+  msam::optional<at::ScalarType> autocast;  // forward and loss under autocast to this dtype
   Strategy strategy = Strategy::Auto;
   int64_t chunkSize = 0;  // 'vectorized': shards per batched pass (bounds memory); 0: all m at once
 };

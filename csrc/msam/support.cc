@@ -24,7 +24,7 @@ at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, c
                      const MsamOptions& opts, const std::vector<at::Tensor>& params) {
   at::Tensor l;
   {
-    c10::optional<AutocastGuard> autocast;
+    msam::optional<AutocastGuard> autocast;
     if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
     l = loss(model.forward(inputs)[0], target);
   }
@@ -60,7 +60,7 @@ double globalNorm(const std::vector<at::Tensor>& v) {
   for (const auto& t : v) {
     if (!t.defined()) continue;
     auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, c10::nullopt, false, dtype).to(at::kDouble));
+    norms.push_back(at::linalg_vector_norm(t, 2, msam::nullopt, false, dtype).to(at::kDouble));
   }
   if (norms.empty()) return 0.0;
   return at::stack(norms).norm().item<double>();

@@ -128,7 +128,7 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
     {
       SwappedWeights swapped(slots, stacked);
       nn::GroupedPass grouped(c.count);
-      c10::optional<AutocastGuard> autocast;
+      msam::optional<AutocastGuard> autocast;
       if (opts.autocast) autocast.emplace(params[0].device().type(), *opts.autocast);
       out.losses = loss.perShard(model.forward(inputs)[0], target, c.count);
     }

@@ -52,7 +52,7 @@ std::shared_ptr<Module> createContainer(const std::string& type, Options& o) {
   auto pre = children("pre");
   auto body = children("body");
   if (body.empty()) o.fail("body", "needs at least one module");
-  c10::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut;
+  msam::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut;
   auto s = children("shortcut");
   if (s.size() > 1) o.fail("shortcut", "is one [name, module] pair");
   if (!s.empty()) shortcut = s[0];
@@ -149,8 +149,8 @@ Napi::Value IsTraining(const Napi::CallbackInfo& info) {
 Napi::Value To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = unwrapModule(info[0], "to: module");
-  c10::optional<at::Device> device;
-  c10::optional<at::ScalarType> dtype;
+  msam::optional<at::Device> device;
+  msam::optional<at::ScalarType> dtype;
   if (info[1].IsString()) device = parseDevice(env, info[1].As<Napi::String>(), m->type() + ".to");
   if (info[2].IsString()) {
     dtype = parseDtype(env, info[2].As<Napi::String>(), m->type() + ".to");

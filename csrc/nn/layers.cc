@@ -312,7 +312,7 @@ void registerLayers(Registry& r) {
     return std::shared_ptr<Module>(m);
   };
   r["Softmax"] = [](Options& o) {
-    int64_t dim = o.integer("dim", c10::nullopt, INT64_MIN);
+    int64_t dim = o.integer("dim", msam::nullopt, INT64_MIN);
     auto m = std::make_shared<Lambda>(
         "Softmax", [](const at::Tensor& x, const Lambda& self) { return at::softmax(x, self.a[0]); }, c10::str("dim=", dim));
     m->a = {dim};

@@ -71,7 +71,7 @@ void Module::train(bool on) {
   for (auto& c : children_) c.second->train(on);
 }
 
-void Module::to(const c10::optional<at::Device>& device, const c10::optional<at::ScalarType>& dtype) {
+void Module::to(const msam::optional<at::Device>& device, const msam::optional<at::ScalarType>& dtype) {
   at::NoGradGuard noGrad;
   auto move = [&](const at::Tensor& t) {
     auto target = dtype && t.is_floating_point() ? *dtype : t.scalar_type();
@@ -128,7 +128,7 @@ Tensors Sequential::forward(const Tensors& inputs) {
 }
 
 Residual::Residual(Named<std::shared_ptr<Module>> pre, Named<std::shared_ptr<Module>> body,
-                   c10::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut, Named<std::shared_ptr<Module>> post)
+                   msam::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut, Named<std::shared_ptr<Module>> post)
     : Module("Residual"), pre_(pre.size()), body_(body.size()), post_(post.size()), hasShortcut_(shortcut.has_value()) {
   TORCH_CHECK(!body.empty(), "Residual: the body needs at least one module");
   for (auto& c : pre) addChild(c.first, std::move(c.second));

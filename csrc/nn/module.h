@@ -72,7 +72,7 @@ class Module {
   void train(bool on);
   // Moves/casts every parameter (with its gradient) and buffer in place (set_data), so tensors
   // already handed out keep seeing them, as in PyTorch. Dtype casts touch floating-point tensors only.
-  void to(const c10::optional<at::Device>& device, const c10::optional<at::ScalarType>& dtype);
+  void to(const msam::optional<at::Device>& device, const msam::optional<at::ScalarType>& dtype);
 
   // A readable summary: the tree, one line per module, with its options.
   std::string repr(int indent = 0) const;
@@ -132,7 +132,7 @@ class Sequential : public Module {
 class Residual : public Module {
  public:
   Residual(Named<std::shared_ptr<Module>> pre, Named<std::shared_ptr<Module>> body,
-           c10::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut, Named<std::shared_ptr<Module>> post);
+           msam::optional<std::pair<std::string, std::shared_ptr<Module>>> shortcut, Named<std::shared_ptr<Module>> post);
   Tensors forward(const Tensors& inputs) override;
   bool supportsGrouped() const override { return true; }
 

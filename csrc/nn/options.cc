@@ -13,7 +13,7 @@ Napi::Value Options::get(const char* name) {
   return obj_.Has(name) ? obj_.Get(name) : obj_.Env().Undefined();
 }
 
-int64_t Options::integer(const char* name, c10::optional<int64_t> fallback, int64_t min) {
+int64_t Options::integer(const char* name, msam::optional<int64_t> fallback, int64_t min) {
   Napi::Value v = get(name);
   if (v.IsUndefined() || v.IsNull()) {
     if (!fallback) fail(name, "is required");
@@ -25,7 +25,7 @@ int64_t Options::integer(const char* name, c10::optional<int64_t> fallback, int6
   return static_cast<int64_t>(d);
 }
 
-double Options::number(const char* name, c10::optional<double> fallback) {
+double Options::number(const char* name, msam::optional<double> fallback) {
   Napi::Value v = get(name);
   if (v.IsUndefined() || v.IsNull()) {
     if (!fallback) fail(name, "is required");
@@ -60,7 +60,7 @@ std::string Options::text(const char* name, const std::string& fallback, const s
   return s;
 }
 
-std::vector<int64_t> Options::ints(const char* name, size_t n, c10::optional<std::vector<int64_t>> fallback, int64_t min) {
+std::vector<int64_t> Options::ints(const char* name, size_t n, msam::optional<std::vector<int64_t>> fallback, int64_t min) {
   Napi::Value v = get(name);
   if (v.IsUndefined() || v.IsNull()) {
     if (!fallback) fail(name, "is required");

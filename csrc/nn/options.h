@@ -11,14 +11,14 @@ class Options {
  public:
   Options(std::string module, Napi::Object obj) : module_(std::move(module)), obj_(obj) {}
 
-  int64_t integer(const char* name, c10::optional<int64_t> fallback = c10::nullopt, int64_t min = 1);
-  double number(const char* name, c10::optional<double> fallback = c10::nullopt);
+  int64_t integer(const char* name, msam::optional<int64_t> fallback = msam::nullopt, int64_t min = 1);
+  double number(const char* name, msam::optional<double> fallback = msam::nullopt);
   // A probability-like value in [lo, hi].
   double number(const char* name, double fallback, double lo, double hi);
   bool flag(const char* name, bool fallback);
   std::string text(const char* name, const std::string& fallback, const std::vector<std::string>& allowed);
   // An int or a list of n ints (n = 2 for `kernelSize: 3` or `[3, 3]`).
-  std::vector<int64_t> ints(const char* name, size_t n, c10::optional<std::vector<int64_t>> fallback = c10::nullopt,
+  std::vector<int64_t> ints(const char* name, size_t n, msam::optional<std::vector<int64_t>> fallback = msam::nullopt,
                             int64_t min = 1);
   // Throws if the object has keys no reader asked for.
   void finish();

@@ -14,7 +14,7 @@ at::Tensor vectorNorm(const at::Tensor& t, double p) {
 #else
   std::vector<int64_t> dims(static_cast<size_t>(t.dim()));
   for (int64_t d = 0; d < t.dim(); ++d) dims[static_cast<size_t>(d)] = d;
-  return at::norm(t, c10::optional<at::Scalar>(p), dims, /*keepdim=*/false);
+  return at::norm(t, msam::optional<at::Scalar>(p), dims, /*keepdim=*/false);
 #endif
 }
 
@@ -45,7 +45,7 @@ at::Tensor clipGradNorm(const std::vector<at::Tensor>& params, double maxNorm, d
   // Python's `max_norm / (total_norm + 1e-6)` is Tensor.__rdiv__: reciprocal() * max_norm.
   at::Tensor coef = (total + 1e-6).reciprocal() * maxNorm;
   // Multiplying by a coefficient clamped to 1 avoids a host sync on `coef < 1` (as torch does).
-  at::Tensor clamped = at::clamp(coef, c10::optional<at::Scalar>(), c10::optional<at::Scalar>(1.0));
+  at::Tensor clamped = at::clamp(coef, msam::optional<at::Scalar>(), msam::optional<at::Scalar>(1.0));
   for (auto& g : grads) g.detach().mul_(clamped.to(g.device()));
   return total;
 }

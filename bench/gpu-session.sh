@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # One device call's worth of GPU checks (about 9 minutes), for a session that has the H200:
 #   here:   bash ../shared/gpu/prepare.sh
-#   device: run with carry [".gpu"], timeout_s 600:
+#           bash scripts/prebuild-cuda.sh 2.11.0   # the prebuild for the device's PyTorch 2.11 (CUDA 13.0)
+#   device: run with carry [".gpu", "prebuilds"], timeout_s 600:
 #             bash .gpu/remote.sh 'bash bench/gpu-session.sh'
 # Stages, each under its own time limit and all inside MSAM_SESSION_BUDGET seconds (default 530):
-#   1. build     npm run build (cmake-js against PyTorch's CUDA libtorch, then tsc); if that fails,
+#   0. prebuild  as a user's install would: no build/, the install hook picks the prebuild that fits
+#                the device's torch (prebuilds/ carried), then `msam doctor` on the GPU through it
+#   1. build     npm run build:native (cmake-js against PyTorch's CUDA libtorch); if that fails,
 #                once more without the graph strategy and c10d (MSAM_NO_GRAPH/NCCL/GLOO)
 #   2. tests     the test files that exercise CUDA (vitest; graph vs loop among them)
 #   3. gpu fp32  node dist/bench/gpu.js --precision fp32 (TF32 on)  -> $OUT/gpu-fp32.json
@@ -61,19 +64,29 @@ trap summary EXIT
 
 log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
 
-# The CUDA build against this libtorch has not been tried before: should it fail, a second build
-# leaves out the parts most likely to trip on a new libtorch (the CUDA-graph strategy, c10d's NCCL
-# and Gloo process groups), so the tests and benches of everything else still run.
-if ! run build 150 npm run build; then
+run build-ts 60 npm run build:ts || { log "tsc failed: nothing else can run"; exit 1; }
+
+# The CUDA prebuild, installed as a user's `npm install` would: with no build/ the install hook
+# takes the prebuild that fits the torch it finds, and the loader uses it; doctor checks the GPU.
+rm -rf build
+if ls prebuilds/linux-x64/msam-torch*-cu*.glibc.json >/dev/null 2>&1; then
+  run prebuild 90 bash -c 'node scripts/install.js --dry-run 2>&1 | tee /dev/stderr | grep -q "using the prebuilt binary" && node dist/lib/cli.js doctor --json > "$0/doctor-prebuild.json"; code=$?; cat "$0/doctor-prebuild.json"; exit $code' "$OUT"
+else
+  log "=== prebuild: none carried (run bash scripts/prebuild-cuda.sh 2.11.0 here, carry prebuilds)"
+fi
+
+# Then from source. Should that fail, a second build leaves out the parts most likely to trip on a
+# new libtorch (the CUDA-graph strategy, c10d's NCCL and Gloo process groups), so the tests and
+# benches of everything else still run.
+if ! run build 150 npm run build:native; then
   rm -rf build
   run build-without-graph-and-dist 150 npx cmake-js compile --CDCMAKE_BUILD_TYPE=Release \
-    "--CDCMAKE_CXX_FLAGS=-DMSAM_NO_GRAPH -DMSAM_NO_NCCL -DMSAM_NO_GLOO" &&
-    run build-ts 30 npm run build:ts || { log "build failed: nothing else can run"; exit 1; }
+    "--CDCMAKE_CXX_FLAGS=-DMSAM_NO_GRAPH -DMSAM_NO_NCCL -DMSAM_NO_GLOO" || { log "build failed: nothing else can run"; exit 1; }
 fi
 log "addon: $(node -e "const m = require('./dist/lib'); console.log(JSON.stringify(m.version()), 'cuda available:', m.cuda.isAvailable())" 2>&1)"
 
 # The test files that exercise CUDA (they skip their CUDA parts without it, so check the line above).
-mapfile -t cudaTests < <(grep -lE "cuda\.isAvailable\(\)|device: 'cuda'" test/*.test.ts | grep -v bench-gpu)
+mapfile -t cudaTests < <(grep -lE "describeCuda|cudaSkipReason|device: 'cuda'" test/*.test.ts | grep -v bench-gpu)
 if ((${#cudaTests[@]})); then
   run tests 95 npx vitest run --maxWorkers=6 --reporter=default --reporter=json --outputFile="$OUT/tests.json" "${cudaTests[@]}"
 fi

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = process.env.MSAM_ROOT || path.resolve(__dirname, '..');
-const buildDir = path.join(root, 'build');
+const buildDir = process.env.MSAM_BUILD_DIR || path.join(root, 'build');
 execFileSync('cmake', ['--build', buildDir, '--config', 'Release', '--target', 'msam_portable'], { stdio: 'inherit' });
 const out = path.join(process.cwd(), 'build', 'Release');
 fs.mkdirSync(out, { recursive: true });

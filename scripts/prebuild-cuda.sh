@@ -1,38 +1,51 @@
 #!/usr/bin/env bash
-# Makes the CUDA prebuild on a Linux machine with an NVIDIA GPU: builds msam against the CUDA
-# libtorch that scripts/find-libtorch.js finds (LIBTORCH, or python3's torch: PyTorch 2.x for
-# CUDA 12 from pip), then prebuilds/linux-x64/msam-torch<version>-cu<xy>.glibc.{node,json}, then
-# checks that prebuild by loading it and running `msam doctor` (a matmul and an mSAM step on every
-# GPU). Needs node, cmake, g++ and the CUDA toolkit libtorch's CMake files look for (nvcc;
-# CUDAToolkit_ROOT or CUDA_HOME when it is not on PATH).
-#   bash scripts/prebuild-cuda.sh                 # python3's torch
-#   LIBTORCH=/opt/libtorch bash scripts/prebuild-cuda.sh
-#   PYTHON=/opt/venv/bin/python bash scripts/prebuild-cuda.sh
+# Release script: a CUDA prebuild for one PyTorch version from PyPI, made on any Linux x64 machine
+# (no GPU, no CUDA toolkit: the wheels carry libtorch, cudart and, with cuda-toolkit[crt], every
+# header msam includes). Outside CI, which builds only the CUDA prebuild of the torch setup.sh --cuda
+# installs. The default is PyTorch 2.11.0 (CUDA 13.0), the GPU machine's version.
+#   bash scripts/prebuild-cuda.sh            # torch 2.11.0
+#   bash scripts/prebuild-cuda.sh 2.12.1     # another version
+# It installs that torch into .venv-torch<version>/ (wheels cached in $MSAM_WHEELS, default
+# ~/.cache/msam/wheels), compiles msam against it in build-torch<version>/ (this checkout's build/
+# is left alone), and writes prebuilds/linux-x64/msam-torch<version>-cu<xy>.glibc.{node,json}. Then
+# it checks the file: no RPATH/RUNPATH, and every symbol resolves when loaded against that torch;
+# on a machine with a GPU also `msam doctor` (a matmul and an mSAM step on every GPU).
+# Publishing: gather the CPU prebuild and the CUDA ones in prebuilds/linux-x64/, then npm pack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-lt_json=$(node scripts/find-libtorch.js --json)
-is_cuda=$(node -e 'const lt = JSON.parse(process.argv[1]); console.log(lt.cuda ? 1 : 0)' "$lt_json")
-if [ "$is_cuda" != 1 ]; then
-  echo "prebuild-cuda: the libtorch found is CPU-only:" >&2
-  echo "$lt_json" >&2
-  echo "install PyTorch with CUDA for python3 (python3 -m pip install torch) or set LIBTORCH to a CUDA libtorch" >&2
-  exit 1
+version="${1:-2.11.0}"
+venv=".venv-torch$version"
+wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
+mkdir -p "$wheels"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+packages=("torch==$version" 'cuda-toolkit[crt]')
+if ! "$venv/bin/python" - "$version" <<'PY' 2>/dev/null; then
+import importlib.metadata as m, sys
+assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt')
+PY
+  "$venv/bin/python" -m pip download --quiet --dest "$wheels" "${packages[@]}"
+  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" "${packages[@]}"
 fi
-node -e 'const lt = JSON.parse(process.argv[1]); console.log(`prebuild-cuda: libtorch ${lt.version} (CUDA ${lt.cudaVersion}) from ${lt.source} at ${lt.libdir}`)' "$lt_json"
+
+export PYTHON="$PWD/$venv/bin/python"
+lt_json=$(node scripts/find-libtorch.js --json)
+node -e '
+  const lt = JSON.parse(process.argv[1]);
+  if (!lt.cuda) { console.error(`prebuild-cuda: torch ${lt.version} in ${lt.libdir} is CPU-only`); process.exit(1); }
+  console.log(`prebuild-cuda: libtorch ${lt.version} (CUDA ${lt.cudaVersion}, C++${lt.cxxStandard}) from ${lt.libdir}`);' "$lt_json"
 
 [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund
-# A clean configure: an existing build/ may be configured for another libtorch.
-npx cmake-js rebuild --CDCMAKE_BUILD_TYPE=Release
-node scripts/prebuild.js
-npm run build:ts
+[ -f dist/lib/index.js ] || npm run build:ts
+MSAM_BUILD_DIR="build-torch$version" node scripts/prebuild.js
 
-name=$(node -e 'const lt = require("./build/libtorch.json"); console.log(require("./scripts/prebuild.js").prebuildName(lt))')
+name=$(node -e 'console.log(require("./scripts/prebuild.js").prebuildName(JSON.parse(process.argv[1])))' "$lt_json")
 binary="prebuilds/linux-x64/${name}.glibc.node"
-readelf -d "$binary" | grep -E 'RPATH|RUNPATH' && { echo "prebuild-cuda: $binary has an RPATH/RUNPATH" >&2; exit 1; }
-MSAM_BINARY="$binary" node dist/lib/cli.js doctor
-MSAM_BINARY="$binary" node -e '
+if readelf -d "$binary" | grep -E 'RPATH|RUNPATH'; then echo "prebuild-cuda: $binary has an RPATH/RUNPATH" >&2; exit 1; fi
+# Loaded the way lib/native.ts loads a prebuild, with every symbol bound at load (LD_BIND_NOW).
+LD_BIND_NOW=1 MSAM_BINARY="$binary" node -e '
   const m = require("./dist/lib");
-  if (!m.cuda.isAvailable()) { console.error("prebuild-cuda: the prebuild loaded but sees no GPU"); process.exit(1); }
-  console.log("prebuild-cuda: " + process.env.MSAM_BINARY + " works on " + m.cuda.deviceName(0));'
-echo "prebuild-cuda: copy $binary and ${binary%.node}.json into prebuilds/linux-x64/ of the checkout that publishes"
+  const v = m.version();
+  console.log(`prebuild-cuda: ${process.env.MSAM_BINARY} loads: libtorch ${v.libtorch}, CUDA ${v.cuda}, ${m.cuda.isAvailable() ? m.cuda.deviceName(0) : "no GPU visible"}`);'
+if [ -e /dev/nvidia0 ]; then MSAM_BINARY="$binary" node dist/lib/cli.js doctor; fi
+echo "prebuild-cuda: $binary and ${binary%.node}.json"

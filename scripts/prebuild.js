@@ -6,6 +6,8 @@
 // build/Release/msam.node linked without RPATH/RUNPATH), so nothing is compiled twice.
 //   node scripts/prebuild.js               # build (if needed), link, place, write the manifest
 //   node scripts/prebuild.js --if-needed   # only when the prebuild is missing or older than the sources
+// MSAM_BUILD_DIR names another build folder than build/ (scripts/prebuild-cuda.sh builds for a
+// second libtorch there, leaving this checkout's own build alone).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -13,7 +15,7 @@ const path = require('node:path');
 const { prebuildDir } = require('./prebuilds');
 
 const root = path.resolve(__dirname, '..');
-const buildDir = path.join(root, 'build');
+const buildDir = path.resolve(root, process.env.MSAM_BUILD_DIR || 'build');
 
 /** The prebuild's name: libtorch's version and flavour, e.g. msam-torch1.13.0-cpu, msam-torch2.5.1-cu124. */
 function prebuildName(lt) {
@@ -54,6 +56,7 @@ function runPrebuildify(name, stage) {
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(path.join(stage, 'build', 'Release'), { recursive: true });
   process.env.MSAM_ROOT = root;
+  process.env.MSAM_BUILD_DIR = buildDir;
   const prebuildify = require('prebuildify');
   return new Promise((resolve, reject) => {
     prebuildify(
@@ -123,7 +126,7 @@ async function makePrebuild() {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const ltFile = path.join(buildDir, 'libtorch.json');
   if (!fs.existsSync(ltFile) || !ifNeeded) {
-    execFileSync(process.execPath, [cmakeJs, 'compile', '--CDCMAKE_BUILD_TYPE=Release'], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [cmakeJs, 'compile', '--out', buildDir, '--CDCMAKE_BUILD_TYPE=Release'], { cwd: root, stdio: 'inherit' });
   }
   const lt = JSON.parse(fs.readFileSync(ltFile, 'utf8'));
   if (!lt.version) throw new Error(`prebuild: ${ltFile} does not say which libtorch version the build used: reconfigure (rm -rf build; npm run build:native)`);

@@ -1,32 +1,81 @@
 #!/usr/bin/env bash
-# Sets msam up on a fresh Debian/Ubuntu machine: the system packages it needs (libtorch-dev,
-# libgloo-dev for msam.dist, the Fashion-MNIST data set, a C++ toolchain and cmake, and PyTorch/torchvision for Python as
-# the tests' reference) when missing, then npm ci (which builds
-# the addon through the install hook), the TypeScript build and the prebuild.
-#   bash scripts/setup.sh            # everything
+# Sets msam up on a fresh Debian/Ubuntu machine, for one of the two libtorch generations:
+#   bash scripts/setup.sh          # Debian's libtorch 1.13 (CPU, from apt: small and quick)
+#   bash scripts/setup.sh --cuda   # PyTorch 2.x with CUDA from PyPI in .venv/ (no GPU needed to build)
 #   MSAM_SKIP_APT=1 bash scripts/setup.sh   # only the npm part (libtorch from LIBTORCH or python3)
+# Either way: the system packages it needs when missing (a C++ toolchain and cmake, OpenBLAS for
+# Debian's libtorch, libgloo-dev for msam.distributed, the Fashion-MNIST data set, and the tests'
+# reference: Debian's python3-torch/torchvision 1.13, or the 2.x in .venv), then npm ci, the addon
+# built against that libtorch, the TypeScript build and the prebuild for that libtorch.
+#
+# --cuda installs torch==$MSAM_TORCH_VERSION (default below) with its nvidia-* packages, torchvision
+# (the tests' reference) and nvidia-cuda-crt (the one CUDA header folder torch's wheels lack) into
+# .venv. The wheels (about 3.5 GB) are kept in $MSAM_WHEELS (default ~/.cache/msam/wheels), so a
+# second setup on the same machine downloads nothing. scripts/find-libtorch.js then finds .venv's
+# torch before the system's, so the build, the tests and `msam` use it; LIBTORCH=system goes back.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cuda=0
+for arg in "$@"; do
+  case "$arg" in
+    --cuda) cuda=1 ;;
+    *) echo "setup.sh: unknown option $arg (expected --cuda)" >&2; exit 2 ;;
+  esac
+done
+torch_version="${MSAM_TORCH_VERSION:-2.15.0}"
+torchvision_version="${MSAM_TORCHVISION_VERSION:-0.29.2}"
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 need=()
 if [ "${MSAM_SKIP_APT:-0}" != 1 ]; then
-  if [ -z "${LIBTORCH:-}" ] && ! node scripts/find-libtorch.js --torch-dir >/dev/null 2>&1; then need+=(libtorch-dev); fi
+  if [ "$cuda" = 0 ] && [ -z "${LIBTORCH:-}" ] && ! LIBTORCH=system node scripts/find-libtorch.js --torch-dir >/dev/null 2>&1; then need+=(libtorch-dev); fi
+  # Debian's libtorch runs matmuls on whatever libblas.so.3 is: netlib's reference BLAS unless
+  # OpenBLAS is installed (an MLP step 21.6 ms → 1.8 ms, a CNN mSAM step 590 → 332 ms).
+  [ "$cuda" = 1 ] || dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
-  # Gloo's headers: c10d's ProcessGroupGloo.hpp includes them (msam.dist; the code is in libtorch).
+  # Gloo's headers: c10d's ProcessGroupGloo.hpp includes them (msam.distributed; the code is in libtorch).
   [ -f /usr/include/gloo/context.h ] || need+=(libgloo-dev)
   command -v cmake >/dev/null || need+=(cmake)
   command -v g++ >/dev/null || need+=(g++)
-  # PyTorch in Python: the reference that tests and benchmarks compare against.
-  /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
-  /usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1 || need+=(python3-torchvision)
+  command -v readelf >/dev/null || need+=(binutils)
+  if [ "$cuda" = 0 ]; then
+    # PyTorch 1.13 in Python: the reference that tests and benchmarks compare against.
+    /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+    /usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1 || need+=(python3-torchvision)
+  else
+    python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+  fi
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "msam setup: installing ${need[*]} with apt-get"
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if [ "$cuda" = 1 ]; then
+  wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
+  mkdir -p "$wheels"
+  packages=("torch==$torch_version" "torchvision==$torchvision_version" 'cuda-toolkit[crt]')
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  if ! .venv/bin/python - "$torch_version" <<'PY' 2>/dev/null; then
+import importlib.metadata as m, sys
+assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt')
+PY
+    echo "msam setup: torch $torch_version with CUDA into .venv (wheels cached in $wheels)"
+    # Download what the cache lacks (pip skips files already there), then install from the cache alone.
+    .venv/bin/python -m pip download --quiet --dest "$wheels" "${packages[@]}"
+    .venv/bin/python -m pip install --quiet --no-index --find-links "$wheels" "${packages[@]}"
+  fi
+fi
+
+# The build folder belongs to one libtorch: configured for another one, it starts again.
+want=$(node scripts/find-libtorch.js --libdir)
+if [ -f build/libtorch.json ] && [ "$(node -p "require('./build/libtorch.json').libdir")" != "$want" ]; then
+  echo "msam setup: build/ was configured for another libtorch; building again for $want"
+  rm -rf build
 fi
 
 npm ci --no-audit --no-fund

@@ -39,6 +39,8 @@ export interface DoctorReport {
   discoveryError: string | null;
   /** The driver's CUDA version from nvidia-smi, when there is one. */
   driverCuda: string | null;
+  /** The BLAS library libtorch's CPU matmuls run on. */
+  blas: BlasInfo;
   prebuilds: PrebuildFit[];
   devices: DeviceCheck[];
   advice: string[];
@@ -55,6 +57,32 @@ function realDir(dir: string | null): string | null {
   } catch {
     return dir;
   }
+}
+
+export interface BlasInfo {
+  /** The BLAS shared library this process loaded (resolved path), or null: built into libtorch (pip's torch links MKL statically). */
+  library: string | null;
+  /** Netlib's reference BLAS (Debian's libblas3 without OpenBLAS): correct, about 10× slower on matmuls. */
+  reference: boolean;
+}
+
+/**
+ * Which BLAS this process runs libtorch's CPU matmuls on: Debian's libtorch links libblas.so.3,
+ * which the alternatives system points at OpenBLAS or at netlib's reference BLAS (in a folder
+ * named blas/). Read from the libraries mapped into this process, so it is what runs, not what is installed.
+ */
+export function loadedBlas(): BlasInfo {
+  let maps = '';
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return { library: null, reference: false };
+  }
+  const files = [...new Set(maps.split('\n').map((l) => l.slice(l.indexOf('/'))).filter((f) => f.startsWith('/')))];
+  // The libblas.so.3 libtorch's NEEDED entry resolved to is the one whose dgemm runs (an OpenBLAS
+  // may be mapped beside netlib's, pulled in by liblapack.so.3); else a BLAS mapped by its own name.
+  const library = files.find((f) => /\/libblas\.so[.\d]*$/.test(f)) ?? files.find((f) => /\/lib(openblas|mkl_rt)[^/]*\.so/.test(f)) ?? null;
+  return { library, reference: library !== null && !/openblas|mkl|blis|atlas/i.test(library) };
 }
 
 /** The driver's CUDA version ("12.4") from `nvidia-smi`, or null without one. */
@@ -157,6 +185,7 @@ export async function runDoctor(): Promise<DoctorReport> {
     discovered,
     discoveryError,
     driverCuda,
+    blas: loadedBlas(),
     prebuilds,
     devices,
     advice: [],
@@ -176,6 +205,12 @@ const versionAtLeast = (have: string, want: string): boolean => {
 /** What to do about each problem the report shows. */
 export function advise(r: DoctorReport): string[] {
   const advice: string[] = [];
+  if (r.blas.reference) {
+    advice.push(
+      `libtorch's matmuls run on netlib's reference BLAS (${r.blas.library}), about 10× slower than OpenBLAS: ` +
+        '`sudo apt-get install libopenblas0-pthread` (scripts/setup.sh installs it).',
+    );
+  }
   if (r.discoveryError !== null) {
     advice.push(`libtorch discovery finds nothing now (${r.discoveryError.split('\n')[0]}). ` + 'This process runs on the libtorch its binary was built against; set LIBTORCH, install PyTorch for python3, or `apt-get install libtorch-dev` before rebuilding or reinstalling.');
   } else if (r.discovered !== null) {
@@ -228,7 +263,15 @@ export function formatDoctor(r: DoctorReport): string {
         : `${r.discovered.source}: ${r.discovered.libdir} (libtorch ${r.discovered.version ?? '?'}, ${r.discovered.cuda ? `CUDA ${r.discovered.cudaVersion ?? '?'}` : 'CPU'})`,
     ),
   );
-  lines.push(row('CUDA', r.libtorch.cuda === null ? 'none (a CPU-only libtorch)' : `${r.libtorch.cuda}, ${cuda.isAvailable() ? `${cuda.deviceCount()} device(s)` : 'no device visible'}${r.driverCuda ? `, driver supports CUDA ${r.driverCuda}` : ''}`));
+  lines.push(
+    row(
+      'CUDA',
+      r.libtorch.cuda === null
+        ? 'CPU binary (a CPU-only libtorch)'
+        : `CUDA binary, CUDA ${r.libtorch.cuda}, ${cuda.isAvailable() ? `${cuda.deviceCount()} GPU(s) visible` : 'no GPU visible'}${r.driverCuda ? `, driver supports CUDA ${r.driverCuda}` : ''}`,
+    ),
+  );
+  lines.push(row('BLAS', r.blas.library === null ? 'built into libtorch' : `${r.blas.library}${r.blas.reference ? ' (netlib reference BLAS: slow)' : ''}`));
   lines.push(row('prebuilds', r.prebuilds.length === 0 ? 'none in this package' : r.prebuilds.map((p) => `${p.name}: ${p.fits ? 'fits' : p.why.join('; ')}`).join('\n' + ' '.repeat(13))));
   lines.push('  devices');
   for (const d of r.devices) {

@@ -328,6 +328,12 @@ function resolveBinary(): [string, LoadedBinary] {
 }
 
 function load(): [NativeAddon, LoadedBinary] {
+  // OpenBLAS (what Debian's libtorch runs matmuls on once libopenblas0-pthread is installed) starts
+  // a pool of its own threads beside libtorch's intra-op threads, and the two spin against each
+  // other: 8 CNN mSAM steps took 2.87 s of system time, 0.52 s with one OpenBLAS thread. libtorch
+  // parallelizes above BLAS (msam.setNumThreads is the one knob), so OpenBLAS gets one thread unless
+  // the user said otherwise. It reads the variable when it is loaded, i.e. with the addon, below.
+  if (process.env['OPENBLAS_NUM_THREADS'] === undefined) process.env['OPENBLAS_NUM_THREADS'] = '1';
   const [file, binary] = resolveBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return [require(file) as NativeAddon, binary];

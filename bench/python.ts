@@ -1,31 +1,85 @@
-// Finding and running the reference (PyTorch in Python, on the same libtorch where possible), and
-// the statistic the benchmarks report.
-import { execFileSync } from 'node:child_process';
+// Finding and running the reference (PyTorch in Python, on the same libtorch generation as msam's
+// binary), and the statistic the benchmarks report.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { version } from '../lib/runtime';
 
-let cached: string | null | undefined;
+/** The reference Python for this process's libtorch, or why there is none. */
+export interface ReferencePython {
+  /** The interpreter (null when none fits). */
+  python: string | null;
+  /** Its torch version ("2.15.0+cu132"). */
+  torch: string | null;
+  /** Why none fits (empty when one does). */
+  reason: string;
+}
 
-/** A python3 that can import torch (MSAM_PYTHON, then python3, then /usr/bin/python3), or null. */
-export function torchPython(): string | null {
-  if (cached !== undefined) return cached;
-  cached = null;
-  for (const py of [process.env.MSAM_PYTHON, 'python3', '/usr/bin/python3']) {
-    if (!py) continue;
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-      cached = py;
-      break;
-    } catch {
-      // not this one
+const majorMinor = (v: string): string => v.split('.').slice(0, 2).join('.');
+
+/** torch.__version__ without importing torch (which takes seconds): torch/version.py read from where the package is. */
+function torchVersionOf(python: string): string | null {
+  const script =
+    "import importlib.util as u, os, re; s = u.find_spec('torch'); " +
+    "f = os.path.join(s.submodule_search_locations[0], 'version.py') if s else ''; " +
+    "m = re.search(r\"__version__\\s*=\\s*'([^']+)'\", open(f).read()) if f and os.path.exists(f) else None; print(m.group(1) if m else '')";
+  const r = spawnSync(python, ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+}
+
+const cache = new Map<string, ReferencePython>();
+
+/**
+ * The Python whose PyTorch is the reference for msam's binary: the same libtorch major.minor, so
+ * that the 1.13 build is checked against Debian's torch 1.13 (/usr/bin/python3) and a 2.x build
+ * against the 2.x of the environment it was built from (scripts/setup.sh --cuda: .venv). Tried in
+ * order: MSAM_PYTHON (or MSAM_TEST_PYTHON), the project's .venv, python3, /usr/bin/python3; the
+ * first whose torch fits and imports `modules` wins.
+ */
+export function referencePython(modules: string[] = ['torch']): ReferencePython {
+  const key = modules.join(',');
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const want = majorMinor(version().libtorch);
+  const venv = path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
+  const venvHere = path.join(__dirname, '..', '.venv', 'bin', 'python'); // run by ts-node/vitest from bench/
+  const candidates = [process.env['MSAM_PYTHON'], process.env['MSAM_TEST_PYTHON'], venvHere, venv, 'python3', '/usr/bin/python3'].filter(
+    (p, i, all): p is string => typeof p === 'string' && p.length > 0 && all.indexOf(p) === i && (!p.includes('/') || fs.existsSync(p)),
+  );
+  const seen: string[] = [];
+  let result: ReferencePython | null = null;
+  for (const python of candidates) {
+    const torch = torchVersionOf(python);
+    seen.push(`${python}: ${torch === null ? 'no torch' : `torch ${torch}`}`);
+    if (torch === null || majorMinor(torch) !== want) continue;
+    const r = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) {
+      const last = (r.stderr || String(r.error)).trim().split('\n').pop();
+      seen[seen.length - 1] += ` (cannot import ${modules.join(', ')}: ${last})`;
+      continue;
     }
+    result = { python, torch, reason: '' };
+    break;
   }
-  return cached;
+  result ??= {
+    python: null,
+    torch: null,
+    reason: `no Python with torch ${want}.x${modules.length > 1 ? ` and ${modules.slice(1).join(', ')}` : ''} for msam's libtorch ${version().libtorch} (${seen.join('; ')})`,
+  };
+  cache.set(key, result);
+  return result;
+}
+
+/** The reference Python's interpreter, or null (the benchmarks' form). */
+export function torchPython(): string | null {
+  return referencePython().python;
 }
 
 /** Runs a Python script with arguments and parses the JSON it prints last. */
 export function runPythonJson<T>(script: string, args: string[] = []): T {
-  const py = torchPython();
-  if (py === null) throw new Error('no python3 with torch found (set MSAM_PYTHON, or apt-get install python3-torch)');
-  const out = execFileSync(py, [script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const ref = referencePython();
+  if (ref.python === null) throw new Error(`${ref.reason}: set MSAM_PYTHON, or apt-get install python3-torch (libtorch 1.13), or bash scripts/setup.sh --cuda (2.x)`);
+  const out = execFileSync(ref.python, [script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const lines = out.trim().split('\n');
   return JSON.parse(lines[lines.length - 1] as string) as T;
 }

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
-import { torchPython } from '../bench/python';
+import { reference } from './helpers/reference';
 
 type State = [boolean, boolean, string];
 const ours = (): State => [msam.backends.cuda.matmul.allowTf32, msam.backends.cudnn.allowTf32, msam.getFloat32MatmulPrecision()];
@@ -26,7 +26,7 @@ afterEach(() => {
 });
 
 describe('TF32 switches', () => {
-  const py = torchPython();
+  const py = reference(['torch'], 'backends.test.ts (TF32 switches against PyTorch)').python;
   it.skipIf(py === null)("PyTorch's defaults, and the same state as PyTorch after each setting", () => {
     const script = [
       'import json, torch',

@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { cudaSkipReason } from './helpers/cuda';
+import { reference } from './helpers/reference';
 import type { DType } from '../lib';
 
 type Code = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -135,14 +137,9 @@ const GOOD_HEADER = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
 
 // ---- Python ----
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'fixtures', 'safetensors_ref.py');
-const python: { ok: boolean; reason: string } = (() => {
-  if (!fs.existsSync(PYTHON)) return { ok: false, reason: `${PYTHON} is missing` };
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return { ok: false, reason: `${PYTHON} cannot import torch: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
-  return { ok: true, reason: '' };
-})();
+const python = reference(['torch'], 'checkpoint.test.ts (safetensors interop with PyTorch)');
+const PYTHON = python.python as string;
 
 interface PyTensor {
   dtype: Code;
@@ -318,7 +315,7 @@ describe('round trips', () => {
     expect(fs.readFileSync(file).equals(expected)).toBe(true);
   });
 
-  it.runIf(msam.cuda.isAvailable())('CUDA tensors are saved from the GPU and loaded onto it (device option)', () => {
+  it.skipIf(cudaSkipReason !== null)('CUDA tensors are saved from the GPU and loaded onto it (device option)', () => {
     const file = path.join(freshDir(), 'cuda.safetensors');
     const tensors = patternTensors();
     const onGpu = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.to('cuda')]));
@@ -337,7 +334,7 @@ describe('round trips', () => {
 
 // ==================================================================================================
 
-describe('interop with an independent Python implementation (torch 1.13)', () => {
+describe(`interop with an independent Python implementation (torch ${msam.version().libtorch.split('.').slice(0, 2).join('.')})`, () => {
   it('a file Python wrote loads exactly', (ctx) => {
     if (!python.ok) ctx.skip(`Python interop skipped: ${python.reason}`);
     const file = path.join(freshDir(), 'from_python.safetensors');

@@ -2,6 +2,7 @@
 // CPU (and on each CUDA device where there is one), and it gives advice when discovery and the
 // loaded libtorch disagree.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as msam from '../lib';
@@ -44,7 +45,9 @@ describe('msam doctor', () => {
     }
     expect(report.ok).toBe(true);
     expect(report.discovered?.version).toBe(v.libtorch);
-    expect(report.advice).toEqual([]);
+    // Nothing to advise, except (a CUDA binary on this GPU-less machine) where the GPU is.
+    const noGpu = v.cuda !== null && !msam.cuda.isAvailable() ? [expect.stringContaining(`this libtorch is built for CUDA ${v.cuda} but sees no GPU`)] : [];
+    expect(report.advice).toEqual(noGpu);
   });
 
   it('prints a readable summary', () => {
@@ -54,6 +57,36 @@ describe('msam doctor', () => {
     expect(r.stdout).toContain(`libtorch   ${msam.version().libtorch}`);
     expect(r.stdout).toMatch(/\n {4}cpu {6}.+\n {13}matmul ok \(max error .+\)\n {13}mSAM step ok \(m = 4, loss /);
     expect(r.stdout.trimEnd().endsWith('all checks passed')).toBe(true);
+    const v = msam.version();
+    if (v.cuda === null) expect(r.stdout).toContain('CUDA       CPU binary (a CPU-only libtorch)');
+    else if (!msam.cuda.isAvailable()) expect(r.stdout).toContain(`CUDA       CUDA binary, CUDA ${v.cuda}, no GPU visible`);
+  });
+
+  it('names the BLAS libtorch runs on', () => {
+    const report = JSON.parse(plainReport().stdout) as DoctorReport;
+    expect(report.blas.reference).toBe(false);
+    // Debian's libtorch runs on libblas.so.3, which setup.sh makes OpenBLAS; pip's torch has MKL inside libtorch_cpu.
+    if (msam.version().libtorch.startsWith('1.')) expect(report.blas.library).toMatch(/openblas/);
+    else expect(report.blas.library).toBeNull();
+  });
+
+  const netlib = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3';
+  it.runIf(msam.version().libtorch.startsWith('1.') && fs.existsSync(netlib))('warns when libtorch runs on the reference BLAS', () => {
+    // The dynamic loader takes libblas.so.3 from LD_LIBRARY_PATH first: netlib's reference BLAS.
+    const r = doctor({ LD_LIBRARY_PATH: path.dirname(netlib) });
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    expect(report.blas).toEqual({ library: fs.realpathSync(netlib), reference: true });
+    expect(report.advice.join('\n')).toContain("libtorch's matmuls run on netlib's reference BLAS");
+    expect(report.advice.join('\n')).toContain('sudo apt-get install libopenblas0-pthread');
+  });
+
+  it('gives OpenBLAS one thread unless the user set OPENBLAS_NUM_THREADS (libtorch parallelizes above it)', () => {
+    const probe = "require('./dist/lib'); console.log(process.env.OPENBLAS_NUM_THREADS)";
+    const env = { ...process.env };
+    delete env['OPENBLAS_NUM_THREADS'];
+    const run = (e: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['-e', probe], { cwd: path.join(__dirname, '..'), env: e, encoding: 'utf8' }).stdout.trim();
+    expect(run(env)).toBe('1');
+    expect(run({ ...env, OPENBLAS_NUM_THREADS: '2' })).toBe('2');
   });
 
   it('says what to do when discovery finds nothing (a LIBTORCH that is not a libtorch folder)', () => {

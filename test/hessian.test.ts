@@ -5,7 +5,7 @@
 //   products, the top eigenvalues, the trace and the one-step and exact worst-case m-sharpness;
 // - a small MLP whose full Hessian is assembled here column by column from the tensor API's double
 //   backward, its spectrum from LAPACK (aten::linalg_eigvalsh);
-// - PyTorch 1.13 in Python (test/fixtures/hessian_ref.py): torch.autograd.functional.hvp and a
+// - PyTorch in Python, the same generation as msam's libtorch (test/fixtures/hessian_ref.py): torch.autograd.functional.hvp and a
 //   power iteration over it, on the same small CNN (BatchNorm in eval mode) or MLP and weights.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,9 +14,9 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { reference } from './helpers/reference';
 
 const { analysis } = msam;
-const PYTHON = process.env.MSAM_TEST_PYTHON ?? '/usr/bin/python3';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-hessian-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -359,17 +359,9 @@ describe('float32, as training runs', () => {
 // ---- PyTorch: torch.autograd.functional.hvp on the same model and weights -------------------------
 
 const execFileAsync = promisify(execFile);
-function torchMissing(): string | null {
-  if (!fs.existsSync(PYTHON)) return `${PYTHON} does not exist`;
-  try {
-    require('node:child_process').execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
-    return null;
-  } catch {
-    return `${PYTHON} cannot import torch`;
-  }
-}
-const skipReason = torchMissing();
-if (skipReason !== null) console.warn(`hessian.test.ts: skipping the comparison with PyTorch: ${skipReason}`);
+const torchRef = reference(['torch'], 'hessian.test.ts (Hessian-vector products against torch.autograd.functional.hvp)');
+const PYTHON = torchRef.python as string;
+const skipReason = torchRef.ok ? null : torchRef.reason;
 
 interface Reference {
   hvps: number[][][];

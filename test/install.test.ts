@@ -1,6 +1,8 @@
 // `npm pack` and `npm install` of the tarball into an empty project on a PATH with no compiler:
 // the install must pick the prebuilt binary (nothing to build), and one mSAM training step must
-// give the numbers worked out by hand below.
+// give the numbers worked out by hand below. The prebuild is the one for this checkout's libtorch:
+// the CPU one in .ci/run's libtorch 1.13 run, the CUDA one in its 2.x run (where the empty project
+// finds the same torch through PYTHON, as a user's would, and no GPU is visible).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,6 +34,10 @@ beforeAll(() => {
   env = { ...process.env, PATH: compilerFreeBin(path.join(tmp, 'bin')), npm_config_update_notifier: 'false' };
   for (const k of Object.keys(env)) if (k.startsWith('npm_') && k !== 'npm_config_update_notifier' && k !== 'npm_config_cache') delete env[k];
   delete env['MSAM_BINARY'];
+  delete env['LIBTORCH'];
+  // The empty project finds the libtorch the prebuild was made for: a Python's torch through PYTHON.
+  if (prebuild.python !== null) env['PYTHON'] = prebuild.python;
+  else delete env['PYTHON'];
   const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: project, env, encoding: 'utf8' });
   installLog = `${r.stdout}\n${r.stderr}`;
   if (r.status !== 0) throw new Error(`npm install of the tarball failed (${r.status}):\n${installLog}`);
@@ -57,7 +63,14 @@ describe('the npm tarball', () => {
     for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli.js', 'scripts/install.js', 'scripts/find-libtorch.js', 'scripts/prebuilds.js', 'CMakeLists.txt', 'csrc/addon.cc']) {
       expect(packed).toContain(f);
     }
-    expect(packed.filter((f) => f.startsWith('build/') || f.startsWith('node_modules/'))).toEqual([]);
+    expect(packed.filter((f) => f.startsWith('build/') || f.startsWith('node_modules/') || f.startsWith('.venv/'))).toEqual([]);
+  });
+
+  it.runIf(process.env['MSAM_REQUIRE_CUDA_BUILD'] === '1')('carries a CPU prebuild and a CUDA prebuild, each with its manifest', () => {
+    const manifests = packed.filter((f) => /^prebuilds\/.*\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(repoRoot, f), 'utf8')) as PrebuildFiles['manifest']);
+    expect(manifests.some((m) => !m.libtorch.cuda)).toBe(true);
+    expect(manifests.some((m) => m.libtorch.cuda)).toBe(true);
+    for (const m of manifests) expect(packed).toContain(`prebuilds/${process.platform}-${process.arch}/${m.name}.glibc.node`);
   });
 });
 
@@ -92,13 +105,15 @@ describe('npm install of the tarball with no compiler on PATH', () => {
         const input = msam.tensor(${JSON.stringify(xs.map((x) => [x]))}, { dtype: 'float64' });
         const target = msam.tensor(${JSON.stringify(ys.map((y) => [y]))}, { dtype: 'float64' });
         const stats = await sam.step({ input, target }, { loss: 'mse' });
-        console.log(JSON.stringify({ binary: msam.version().binary, w: model.parameters()[0].item(), stats }));
+        console.log(JSON.stringify({ binary: msam.version().binary, cuda: msam.version().cuda, gpu: msam.cuda.isAvailable(), w: model.parameters()[0].item(), stats }));
       })().catch((e) => { console.error(e); process.exit(1); });
     `);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { binary: { kind: string; path: string; libtorchDir: string }; w: number; stats: { loss: number; perturbedLoss: number; shards: number; skipped: boolean } };
+    const out = JSON.parse(r.stdout) as { binary: { kind: string; path: string; libtorchDir: string }; cuda: string | null; gpu: boolean; w: number; stats: { loss: number; perturbedLoss: number; shards: number; skipped: boolean } };
     expect(out.binary.kind).toBe('prebuild');
+    expect(out.cuda).toBe(prebuild.manifest.libtorch.cudaVersion);
+    if (!fs.existsSync('/dev/nvidia0')) expect(out.gpu).toBe(false); // asked without throwing
     expect(out.binary.path).toBe(path.join(fs.realpathSync(project), 'node_modules', 'msam', path.relative(repoRoot, prebuild.node)));
 
     // By hand: L_S(w) = mean over S of (w x - y)², g_S(w) = mean over S of 2 (w x - y) x,
@@ -131,6 +146,10 @@ describe('npm install of the tarball with no compiler on PATH', () => {
     expect(report.prebuilds).toContainEqual({ name: report.binary.name, fits: true, why: [] });
     expect(report.devices.map((d) => d.device)).toContain('cpu');
     expect(report.ok).toBe(true);
+    if (prebuild.manifest.libtorch.cuda && !fs.existsSync('/dev/nvidia0')) {
+      const text = spawnSync('node', [path.join(project, 'node_modules', '.bin', 'msam'), 'doctor'], { cwd: project, env, encoding: 'utf8' });
+      expect(text.stdout).toContain(`CUDA binary, CUDA ${prebuild.manifest.libtorch.cudaVersion}, no GPU visible`);
+    }
   });
 
   it('refuses a libtorch no prebuild fits, saying why and how to build from source', () => {

@@ -1,5 +1,5 @@
-// msam.models against PyTorch: test/fixtures/models_ref.py (run with /usr/bin/python3, which has
-// torch 1.13 and torchvision 0.14) builds each reference model (torchvision's resnets and
+// msam.models against PyTorch: test/fixtures/models_ref.py (run with the reference Python of msam's
+// libtorch generation: Debian's torch 1.13 + torchvision 0.14, or .venv's 2.x) builds each reference model (torchvision's resnets and
 // VisionTransformer; the CIFAR-stem resnet, the WideResNet reference, a text classifier over
 // nn.TransformerEncoder and the small models written there), randomizes it with a fixed seed
 // (BatchNorm running statistics included), and writes its state dict, an input and the eval-mode
@@ -14,10 +14,9 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { reference } from './helpers/reference';
 
 const { models } = msam;
-// The Python with torch 1.13 and torchvision 0.14; MSAM_TEST_PYTHON points elsewhere.
-const PYTHON = process.env.MSAM_TEST_PYTHON ?? '/usr/bin/python3';
 const GENERATOR = path.join(__dirname, 'fixtures', 'models_ref.py');
 const TOLERANCE = 1e-4;
 
@@ -42,16 +41,10 @@ interface Manifest {
   logits: Entry;
 }
 
-/** Why the parity tests cannot run here, or null when they can. */
-function torchMissing(): string | null {
-  if (!fs.existsSync(PYTHON)) return `${PYTHON} does not exist`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status === 0) return null;
-  const last = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
-  return `${PYTHON} cannot import torch and torchvision (${last})`;
-}
-const skipReason = os.endianness() === 'LE' ? torchMissing() : 'the reference files are little-endian and this machine is not';
-if (skipReason !== null) console.warn(`models.test.ts: skipping the parity tests with PyTorch: ${skipReason}`);
+// torch and torchvision of msam's libtorch generation (Debian's 1.13 + 0.14, or .venv's 2.x).
+const torchRef = reference(['torch', 'torchvision'], 'models.test.ts (parity with torchvision)');
+const PYTHON = torchRef.python as string;
+const skipReason = os.endianness() !== 'LE' ? 'the reference files are little-endian and this machine is not' : torchRef.ok ? null : torchRef.reason;
 
 // Cases by family, as named in models_ref.py. Each family's files are made by one Python run,
 // started by the family's beforeAll; once they are there the next family's run starts, so that it

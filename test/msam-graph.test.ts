@@ -5,6 +5,7 @@
 // skip (and run in bench/gpu-session.sh on the GPU machine). Float64 models: tolerance 1e-9.
 import { describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { describeCuda } from './helpers/cuda';
 import type { Tensor } from '../lib';
 import { gradsOf, handSgd, maxAbsDiff, snapshot } from './helpers/msam-reference';
 
@@ -51,9 +52,6 @@ describe("strategy 'graph' without CUDA", () => {
   });
 });
 
-// PyTorch's graph-safe random states, which the strategy needs, came with 2.4.
-const [major, minor] = msam.version().libtorch.split('.').map(Number) as [number, number];
-const graphBuilt = msam.cuda.isAvailable() && (major > 2 || (major === 2 && minor >= 4));
 
 /** Conv, BatchNorm (shard statistics), ReLU, a strided conv, pooling, optional Dropout; float64 on CUDA. */
 function cnn(seed = 3, dropout = 0): AnyModule {
@@ -115,7 +113,9 @@ async function compare(options: msam.MSAMOptions, B = 16, loss: msam.LossOptions
   return { loop, graph };
 }
 
-describe.skipIf(!graphBuilt)("strategy 'graph' on CUDA: the loop's results", () => {
+// Gated on a GPU alone: a CUDA binary always has the strategy (libtorch >= 2.4: PyTorch's graph-safe
+// random states; test/cuda-binary.test.ts checks that the symbols are in the file).
+describeCuda("strategy 'graph' on CUDA: the loop's results", () => {
   it.each<[string, msam.MSAMOptions, msam.LossOptions]>([
     ['mSAM m = 4', { m: 4, rho: 0.1 }, {}],
     ['mSAM m = 8, label smoothing', { m: 8, rho: 0.05 }, { labelSmoothing: 0.1 }],

@@ -5,6 +5,7 @@
 // independent reference and PyTorch in msam.test.ts.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { describeCuda } from './helpers/cuda';
 import type { Tensor } from '../lib';
 import { native } from '../lib/native';
 import { gradsOf, maxAbsDiff, restore, snapshot } from './helpers/msam-reference';
@@ -249,7 +250,7 @@ describe('vectorized strategy: errors', () => {
   });
 });
 
-describe.skipIf(!msam.cuda.isAvailable())('vectorized strategy on CUDA', () => {
+describeCuda('vectorized strategy on CUDA', () => {
   // float32 on the device (cuDNN and cuBLAS may pick other algorithms for the batched shapes):
   // relative agreement with the loop.
   for (const name of ['cnn (Conv2d, BatchNorm2d, pooling, Flatten)', 'ViT (patches, class token, positions, LayerNorm, attention, GELU)', 'text classifier (embeddings with padding, attention mask)']) {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { reference } from './helpers/reference';
 import type { Tensor } from '../lib';
 import { native } from '../lib/native';
 import {
@@ -251,14 +252,9 @@ describe('the mSAM gradient against the independent reference', () => {
 
 // ---- 1b. against PyTorch itself -----------------------------------------------------------------
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'fixtures', 'msam_ref.py');
-const python: { ok: boolean; reason: string } = (() => {
-  if (!fs.existsSync(PYTHON)) return { ok: false, reason: `${PYTHON} is missing` };
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return { ok: false, reason: `${PYTHON} cannot import torch: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
-  return { ok: true, reason: '' };
-})();
+const python = reference(['torch'], 'msam.test.ts (the mSAM step against PyTorch)');
+const PYTHON = python.python as string;
 
 describe('the mSAM gradient against PyTorch (test/fixtures/msam_ref.py)', () => {
   it.skipIf(!python.ok).each([
@@ -297,9 +293,6 @@ describe('the mSAM gradient against PyTorch (test/fixtures/msam_ref.py)', () => 
     expect(note('stats vs PyTorch', Math.abs(stats.loss - out.loss))).toBeLessThan(TOL);
     expect(note('stats vs PyTorch', Math.abs(stats.perturbedLoss - out.perturbed_loss))).toBeLessThan(TOL);
     expect(note('stats vs PyTorch', Math.abs(stats.gradNorm - out.grad_norm))).toBeLessThan(TOL);
-  });
-  it.runIf(!python.ok)('is skipped: no torch for /usr/bin/python3', () => {
-    console.warn(`msam.test.ts: PyTorch comparison skipped (${python.reason})`);
   });
 });
 

@@ -10,18 +10,20 @@ export interface PrebuildFiles {
   node: string;
   json: string;
   manifest: { name: string; libtorch: { version: string; cuda: boolean; cudaVersion: string | null; cxx11Abi: number | null }; needed: string[]; glibc: string | null; glibcxx: string | null };
+  /** The Python whose torch the build used (null: LIBTORCH or the system's libtorch), for discovery in another project. */
+  python: string | null;
 }
 
-/** Makes the CPU prebuild for this machine's libtorch when it is missing or older than the sources. */
+/** Makes the prebuild for this checkout's libtorch (CPU or CUDA) when it is missing or older than the sources. */
 export function ensurePrebuild(): PrebuildFiles {
   execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'prebuild.js'), '--if-needed'], { cwd: repoRoot, stdio: 'pipe' });
-  const lt = JSON.parse(fs.readFileSync(path.join(repoRoot, 'build', 'libtorch.json'), 'utf8')) as { version: string; cuda: boolean };
+  const lt = JSON.parse(fs.readFileSync(path.join(repoRoot, 'build', 'libtorch.json'), 'utf8')) as { version: string; cuda: boolean; python?: string };
   const dir = path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   const name = fs.readdirSync(dir).find((f) => f.startsWith(`msam-torch${lt.version}-`) && f.endsWith('.node'));
   if (!name) throw new Error(`no prebuild for libtorch ${lt.version} in ${dir}`);
   const node = path.join(dir, name);
   const json = node.replace(/\.node$/, '.json');
-  return { node, json, manifest: JSON.parse(fs.readFileSync(json, 'utf8')) as PrebuildFiles['manifest'] };
+  return { node, json, manifest: JSON.parse(fs.readFileSync(json, 'utf8')) as PrebuildFiles['manifest'], python: lt.python ?? null };
 }
 
 export function ensureDist(): void {

@@ -66,8 +66,9 @@ describe.skipIf(binaries.length === 0 && !required)(`the CUDA binary${binaries.l
   it.each(binaries.map((b) => [path.relative(root, b.file), b] as const))('%s: every symbol resolves (RTLD_NOW) and msam.cuda answers without a GPU', (_, b) => {
     const script = `
       const { RTLD_NOW, RTLD_GLOBAL } = require('node:os').constants.dlopen;
+      // RTLD_NODELETE (0x1000), as lib/native.ts's preload: a library dlopen finds no addon in stays loaded.
       for (const lib of ${JSON.stringify(b.preload)}) {
-        try { process.dlopen({ exports: {} }, lib, RTLD_NOW | RTLD_GLOBAL); } catch (e) { if (!/self-register/.test(e.message)) throw e; }
+        try { process.dlopen({ exports: {} }, lib, RTLD_NOW | RTLD_GLOBAL | 0x1000); } catch (e) { if (!/self-register/.test(e.message)) throw e; }
       }
       const m = { exports: {} };
       process.dlopen(m, ${JSON.stringify(b.file)}, RTLD_NOW);

@@ -36,7 +36,7 @@ const cases: Case[] = [
     name: 'matmul of [2, 3] and [4, 5]',
     run: () => ones([2, 3]).matmul(ones([4, 5])),
     type: Error,
-    message: /aten::matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/,
+    message: /aten::matmul: (mm: )?mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/,
   },
   {
     name: 'cat of [2, 3] and [2, 4] along dim 0',
@@ -66,7 +66,7 @@ const cases: Case[] = [
     name: 'linear with in_features 3 and a [5, 4] weight',
     run: () => msam.linear(ones([2, 3]), ones([5, 4])),
     type: Error,
-    message: /aten::linear: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/,
+    message: /aten::linear: (mm: )?mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/,
   },
 
   // ---- wrong dtypes ----
@@ -74,13 +74,14 @@ const cases: Case[] = [
     name: 'matmul of int64 and float32',
     run: () => tensor([[1, 2]]).matmul(tensor([[1.5], [2.5]])),
     type: Error,
-    message: /aten::matmul: expected scalar type Long but found Float/,
+    // libtorch 1.13 / 2.x word it differently.
+    message: /aten::matmul: (expected scalar type Long but found Float|expected m1 and m2 to have the same dtype, but got: long int != float)/,
   },
   {
     name: 'crossEntropy with float targets',
     run: () => msam.crossEntropy(ones([2, 3]), tensor([0.5, 1.5])),
     type: Error,
-    message: /aten::cross_entropy_loss: expected scalar type Long but found Float/,
+    message: /aten::cross_entropy_loss: (expected scalar type Long but found Float|expected target dtype to be Long or Byte, but got Float)/,
   },
   {
     name: 'requiresGrad option on an int64 tensor',

@@ -10,7 +10,11 @@ import { compilerFreeBin, ensurePrebuild, repoRoot, type PrebuildFiles } from '.
 
 import { prebuildScripts } from '../lib/native';
 
-const { selectPrebuild, explainNoMatch, find } = prebuildScripts(repoRoot);
+const { selectPrebuild, explainNoMatch, find, flavour } = prebuildScripts(repoRoot);
+// A copy of scripts/ elsewhere (the fake packages below) has no .venv beside it: PYTHON makes its
+// discovery find the same libtorch as this checkout's (Debian's, or .venv's torch 2.x).
+const here = find() as ReturnType<typeof find> & { python?: string; rpath: string[] };
+const sameDiscovery: NodeJS.ProcessEnv = here.python ? { PYTHON: here.python } : {};
 
 let prebuild: PrebuildFiles;
 let tmp = '';
@@ -45,8 +49,8 @@ describe('the prebuild\'s dynamic links (readelf -d, ldd)', () => {
     expect(prebuild.manifest.libtorch.cuda).toBe(lt.cuda);
   });
 
-  it('resolves every library ldd looks for (the system libtorch is on the default path here)', () => {
-    const out = execFileSync('ldd', [prebuild.node], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
+  it('resolves every library ldd looks for, with only the libtorch folder (and cudart\'s) on the search path', () => {
+    const out = execFileSync('ldd', [prebuild.node], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', LD_LIBRARY_PATH: here.rpath.join(':') } });
     expect(out).not.toContain('not found');
     expect(out).toMatch(/libc10\.so\S* => \S+/);
   });
@@ -60,13 +64,20 @@ describe('the prebuild\'s dynamic links (readelf -d, ldd)', () => {
   });
 });
 
-/** A libtorch folder of hard links (or copies) to the system's files, so that it has its own path. */
+/**
+ * A libtorch folder of hard links (or copies) to the found libtorch's files, so that it has its own
+ * path. A pip torch's libraries find their neighbours ($ORIGIN: libgomp, the nvidia-* packages
+ * two folders up), so all of lib/ is linked and nvidia/ sits beside the copy as beside torch/.
+ */
 function relocatedLibtorch(dir: string): string {
   const lt = find();
   fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'share', 'cmake', 'Torch'), { recursive: true });
   for (const f of ['TorchConfig.cmake', 'TorchConfigVersion.cmake']) fs.copyFileSync(path.join(lt.torchDir, f), path.join(dir, 'share', 'cmake', 'Torch', f));
-  for (const so of prebuild.manifest.needed.filter((s) => /^lib(c10|torch)/.test(s))) {
+  const nvidia = path.join(lt.root, '..', 'nvidia');
+  if (fs.existsSync(nvidia)) fs.symlinkSync(nvidia, path.join(dir, '..', 'nvidia'));
+  const libs = lt.source === 'system' ? prebuild.manifest.needed.filter((s) => /^lib(c10|torch)/.test(s)) : fs.readdirSync(lt.libdir).filter((f) => f.includes('.so'));
+  for (const so of libs) {
     const src = fs.realpathSync(path.join(lt.libdir, so));
     try {
       fs.linkSync(src, path.join(dir, 'lib', so));
@@ -114,23 +125,27 @@ function fakePackage(name: string, manifests: Record<string, object | null>): st
 describe('choosing a prebuild', () => {
   const lt = find();
   const cpuLibtorch = (overrides: object = {}) => ({ version: lt.version, cuda: false, cudaVersion: null, cxx11Abi: lt.cxx11Abi, ...overrides });
+  // Built for exactly the libtorch found here (CPU or CUDA).
+  const hereLibtorch = (overrides: object = {}) => ({ version: lt.version, cuda: lt.cuda, cudaVersion: lt.cudaVersion, cxx11Abi: lt.cxx11Abi, ...overrides });
+  // What a CUDA 12.4 build is told against this libtorch, CPU or CUDA 13.
+  const notCuda124 = lt.cuda ? `it is built for CUDA 12.4, this libtorch for CUDA ${lt.cudaVersion}` : 'it is built for a CUDA 12.4 libtorch, this one is cpu';
   const manifest = (libtorch: object, extra: object = {}) => ({ libtorch, needed: prebuild.manifest.needed, glibc: '2.17', libc: 'glibc', ...extra });
 
   it('takes the one that fits and gives each other one its reasons', () => {
     const root = fakePackage('choice', {
       'msam-torch2.5.1-cu124.glibc': manifest({ version: '2.5.1', cuda: true, cudaVersion: '12.4', cxx11Abi: lt.cxx11Abi }),
-      'msam-torch-abi.glibc': manifest(cpuLibtorch({ cxx11Abi: 1 - (lt.cxx11Abi ?? 1) })),
-      'msam-torch-newglibc.glibc': manifest(cpuLibtorch(), { glibc: '2.99' }),
-      'msam-torch-othersoname.glibc': manifest(cpuLibtorch(), { needed: ['libc10.so.1.12', 'libc.so.6'] }),
+      'msam-torch-abi.glibc': manifest(hereLibtorch({ cxx11Abi: 1 - (lt.cxx11Abi ?? 1) })),
+      'msam-torch-newglibc.glibc': manifest(hereLibtorch(), { glibc: '2.99' }),
+      'msam-torch-othersoname.glibc': manifest(hereLibtorch(), { needed: ['libc10.so.1.12', 'libc.so.6'] }),
       'msam-torch-nomanifest.glibc': null,
-      'msam-torch-good.glibc': manifest(cpuLibtorch()),
+      'msam-torch-good.glibc': manifest(hereLibtorch()),
     });
     const sel = selectPrebuild(root, lt, '2.36');
     expect(sel.prebuild?.name).toBe('msam-torch-good.glibc');
     const why = Object.fromEntries(sel.rejected.map((r) => [r.name, r.why]));
     expect(why['msam-torch2.5.1-cu124.glibc']).toEqual([
       `it is built for libtorch 2.5.1, this is ${lt.version}`,
-      'it is built for a CUDA 12.4 libtorch, this one is cpu',
+      notCuda124,
     ]);
     expect(why['msam-torch-abi.glibc']).toEqual([`it is built with _GLIBCXX_USE_CXX11_ABI=${1 - (lt.cxx11Abi ?? 1)}, this libtorch with ${lt.cxx11Abi}`]);
     expect(why['msam-torch-newglibc.glibc']).toEqual(['it needs glibc 2.99, this system has 2.36']);
@@ -160,11 +175,12 @@ describe('choosing a prebuild', () => {
 describe('the install hook (scripts/install.js)', () => {
   it('says why no prebuild fits and that it builds from source', () => {
     const root = fakePackage('hook-dry-run', { 'msam-torch2.5.1-cu124.glibc': manifest2() });
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.js'), '--dry-run'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.js'), '--dry-run'], { encoding: 'utf8', env: { ...process.env, ...sameDiscovery } });
     expect(r.status).toBe(0);
     const lt = find();
-    expect(r.stderr).toContain(`msam: no prebuilt binary fits libtorch ${lt.version} (cpu) from ${lt.source} at ${lt.libdir}:`);
-    expect(r.stderr).toContain(`msam-torch2.5.1-cu124.glibc: it is built for libtorch 2.5.1, this is ${lt.version}; it is built for a CUDA 12.4 libtorch, this one is cpu`);
+    const notCuda124 = lt.cuda ? `it is built for CUDA 12.4, this libtorch for CUDA ${lt.cudaVersion}` : 'it is built for a CUDA 12.4 libtorch, this one is cpu';
+    expect(r.stderr).toContain(`msam: no prebuilt binary fits libtorch ${lt.version} (${flavour(lt)}) from ${lt.source} at ${lt.libdir}:`);
+    expect(r.stderr).toContain(`msam-torch2.5.1-cu124.glibc: it is built for libtorch 2.5.1, this is ${lt.version}; ${notCuda124}`);
     expect(r.stderr).toContain('msam: building from source with cmake-js');
   });
 
@@ -182,7 +198,7 @@ describe('the install hook (scripts/install.js)', () => {
     const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
     fs.copyFileSync(prebuild.node, path.join(dir, path.basename(prebuild.node)));
     fs.copyFileSync(prebuild.json, path.join(dir, path.basename(prebuild.json)));
-    const env = { ...process.env, PATH: compilerFreeBin(path.join(tmp, 'bin')) };
+    const env = { ...process.env, ...sameDiscovery, PATH: compilerFreeBin(path.join(tmp, 'bin')) };
     const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.js')], { encoding: 'utf8', env });
     expect(r.stderr).toContain(`msam: using the prebuilt binary prebuilds/${process.platform}-${process.arch}/${path.basename(prebuild.node)}`);
     expect(r.status).toBe(0);

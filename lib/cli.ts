@@ -17,6 +17,8 @@ import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 /** The `msam` program with all its commands (parsed when this file is run). */
 export const program = new Command();
 program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js').enablePositionalOptions();
+// `msam --version` / `-V`: msam's version and the libtorch it runs on (`msam info` has the rest).
+program.version(`${version().msam} (libtorch ${version().libtorch})`, '-V, --version', "msam's version");
 
 program
   .command('info')

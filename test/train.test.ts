@@ -357,6 +357,9 @@ describe('the CLI', () => {
     const help = await run(['train', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/--preset <name>[\s\S]*--config <file>[\s\S]*--resume[\s\S]*--hybrid <fraction>/);
+    const v = await run(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(`${msam.version().msam} (libtorch ${msam.version().libtorch})`);
     const bad = await run(['train', '--rho', '-1', '--epochs', 'two']);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/msam: invalid training config:\n {2}rho \(from --rho\): .*got -1\n {2}epochs \(from --epochs\): .*got "two"/);

@@ -189,6 +189,11 @@ describe('a tiny training run', () => {
     const row = (csv[csv.length - testLines.length] as string).split(',');
     expect(Number(row[header.indexOf('testAccuracy')])).toBe(r.testAccuracy);
     expect(row[header.indexOf('type')]).toBe('test');
+    // The training curves: an SVG with both panels.
+    const curves = fs.readFileSync(path.join(outDir, 'curves.svg'), 'utf8');
+    expect(curves).toMatch(/^<svg /);
+    expect(curves).toContain('validation accuracy (%)');
+    expect(curves).toContain('loss (axis not from 0)');
     expect(lines.filter((l) => l['type'] === 'step').map((l) => l['step'])).toEqual([3, 6, 9, 12, 15, 18]);
 
     for (const f of ['last.safetensors', 'last.safetensors.json', 'best.safetensors', 'best.safetensors.json']) {

@@ -29,6 +29,7 @@ import { loadData } from './datasets';
 import { Ranks } from './distributed';
 import { buildModel } from './models';
 import { CHECKPOINT_KIND, checkpointFile, keepCheckpoint, loadInitWeights, readTrainExtra, runFiles } from './checkpoints';
+import { writeCurves } from '../report/curves';
 import { MetricsLog, writeAtomically } from './metrics-log';
 import { formatDuration, makeProgress, type Progress } from './progress';
 import { ConfigError, resolveTrainConfig, validate, type ConfigIssue, type ConfigLayer } from './resolve';
@@ -777,6 +778,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   };
   if (!interrupted && ranks.lead) {
     writeAtomically(files.results, `${JSON.stringify(result, null, 2)}\n`);
+    await writeCurves(files.metrics, files.curves, `${config.preset ?? 'run'}: ${config.method}${config.method === 'msam' ? ` (m = ${shards})` : ''}, seed ${config.seed}`);
   }
   trainLoader.dispose();
   valLoader?.dispose();

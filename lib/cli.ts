@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `msam` command line. Each command has --help.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { METRICS } from './data/metrics';
@@ -9,12 +10,15 @@ import { addToolCommands } from './tool-commands';
 import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
+import { exitCodeFor } from './train/stop';
 import { formatDuration } from './train/progress';
 import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 
 /** The `msam` program with all its commands (parsed when this file is run). */
 export const program = new Command();
 program.name('msam').description('m-sharpness-aware minimization (mSAM) on libtorch, from Node.js').enablePositionalOptions();
+// `msam --version` / `-V`: msam's version and the libtorch it runs on (`msam info` has the rest).
+program.version(`${version().msam} (libtorch ${version().libtorch})`, '-V, --version', "msam's version");
 
 program
   .command('info')
@@ -38,21 +42,27 @@ program
 
 // ---- msam train ----------------------------------------------------------------------------------
 
-/** The test score: accuracy, or the data set's metric (GLUE: Matthews correlation, F1) and the accuracy. */
+/**
+ * The test score of the model chosen on the validation set (and of the last model when that is
+ * another): accuracy, or the data set's metric (GLUE: Matthews correlation, F1) and the accuracy.
+ */
 function score(r: TrainResult): string {
   const pct = (a: number | null) => (a === null ? '–' : `${(100 * a).toFixed(2)}%`);
-  if (r.metric === 'accuracy') return `test accuracy ${pct(r.testAccuracy)} (best ${pct(r.bestTestAccuracy)} at epoch ${r.bestEpoch ?? '–'})`;
   const v = (a: number | null) => (a === null ? '–' : a.toFixed(4));
-  return `test ${METRICS[r.metric].title} ${v(r.testMetric)} (best ${v(r.bestTestMetric)} at epoch ${r.bestEpoch ?? '–'}), accuracy ${pct(r.testAccuracy)}`;
+  const chosen = r.bestStep === null ? 'last model; no validation set' : r.bestStep === r.steps ? `best on validation = last, step ${r.bestStep}` : `best on validation: epoch ${r.bestEpoch}, step ${r.bestStep}; last model ${r.metric === 'accuracy' ? pct(r.testAccuracy) : v(r.testMetric)}`;
+  const skipped = r.skippedSteps > 0 ? `, ${r.skippedSteps} steps skipped as non-finite` : '';
+  if (r.metric === 'accuracy') return `test accuracy ${pct(r.bestTestAccuracy)} (${chosen}${skipped})`;
+  return `test ${METRICS[r.metric].title} ${v(r.bestTestMetric)} (${chosen}${skipped}), accuracy ${pct(r.bestTestAccuracy)}`;
 }
 
 function summary(r: TrainResult): string {
   const method = r.method === 'msam' ? `mSAM (m = ${r.m}, ρ = ${r.rho})` : r.method === 'sam' ? `SAM (ρ = ${r.rho})` : 'vanilla';
   const files = runFiles(r.outDir);
   const rel = (f: string) => path.relative(r.outDir, f);
+  const best = r.bestStep !== null && fs.existsSync(files.best) ? `, ${rel(files.best)}` : '';
   return [
-    `${score(r)} · ${method} · ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, ${r.steps} steps in ${formatDuration(r.seconds)} (${r.examplesPerSecond.toFixed(0)} examples/s, ${r.device}, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
-    `wrote ${r.outDir}: ${rel(files.results)}, ${rel(files.metrics)}, ${rel(files.last)}, ${rel(files.best)}`,
+    `${score(r)} · ${method} · ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}${r.earlyStopped ? ' (stopped early)' : ''}, ${r.steps} steps in ${formatDuration(r.seconds)} (${r.examplesPerSecond.toFixed(0)} examples/s, ${r.device}, ${r.threads} thread${r.threads === 1 ? '' : 's'})`,
+    `wrote ${r.outDir}: ${rel(files.results)}, ${rel(files.metrics)}, ${rel(files.csv)}, ${rel(files.last)}${best}`,
   ].join('\n');
 }
 
@@ -87,12 +97,13 @@ trainCommand.option('--json', 'print results.json to stdout instead of the summa
     group?.close();
   }
   if (group !== null && group.rank !== 0) {
-    if (result.interrupted) process.exitCode = 130;
+    if (result.interrupted) process.exitCode = exitCodeFor(result.signal);
     return;
   }
   if (result.interrupted) {
-    console.log(`interrupted after ${result.steps} steps; checkpoint ${result.checkpoint}\ncontinue with: msam train --resume ${result.outDir}`);
-    process.exitCode = 130;
+    const why = result.signal === null ? 'interrupted' : result.signal === 'SIGINT' ? 'interrupted (SIGINT)' : `stopped by ${result.signal}`;
+    console.log(`${why} after ${result.steps} steps; checkpoint ${result.checkpoint}\ncontinue with: msam train --resume ${result.outDir}`);
+    process.exitCode = exitCodeFor(result.signal);
     return;
   }
   console.log(opts['json'] === true ? JSON.stringify(result, null, 2) : summary(result));

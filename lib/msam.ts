@@ -68,6 +68,14 @@ export type LossClosure = (model: Module, shard: Batch) => Tensor;
 
 export type StepStats = NativeStepStats;
 
+/**
+ * A skipped step's statistics say NaN: its loss is non-finite and no gradient was taken, and the
+ * partial sums of the shards before the bad one (what the step held) would read as a real 0.
+ */
+function reported(stats: StepStats): StepStats {
+  return stats.skipped ? { ...stats, loss: Number.NaN, perturbedLoss: Number.NaN, gradNorm: Number.NaN } : stats;
+}
+
 /** What MSAM needs of a base optimizer. */
 export interface BaseOptimizer {
   step(): void;
@@ -164,7 +172,7 @@ export class MSAM {
   async step(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
     if (typeof loss !== 'function' && this.model instanceof NativeModule && this.optimizer instanceof Optimizer) {
       const [inputs, target, options] = this.#prepare(batch);
-      return native.msamStepAsync(this.model.handle, inputs, target, loss, options, this.optimizer.handle);
+      return reported(await native.msamStepAsync(this.model.handle, inputs, target, loss, options, this.optimizer.handle));
     }
     const stats = await this.gradient(batch, loss);
     if (!stats.skipped) this.optimizer.step();
@@ -182,22 +190,22 @@ export class MSAM {
   async gradient(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
     if (typeof loss === 'function' || !(this.model instanceof NativeModule)) return this.gradientSync(batch, loss);
     const [inputs, target, options] = this.#prepare(batch);
-    return native.msamGradientAsync(this.model.handle, inputs, target, loss, options);
+    return reported(await native.msamGradientAsync(this.model.handle, inputs, target, loss, options));
   }
 
   gradientSync(batch: Batch, loss: LossOptions | LossClosure = {}): StepStats {
     if (typeof loss === 'function') {
       const stats = this.#closureGradient(batch, loss);
       const group = this.options.processGroup;
-      if (group === undefined) return stats;
+      if (group === undefined) return reported(stats);
       const params = this.model.parameters().filter((p) => p.requiresGrad);
-      return group.reduceStep(params, stats, expectTensor(batch.target, 'MSAM: batch.target').shape[0] ?? 0);
+      return reported(group.reduceStep(params, stats, expectTensor(batch.target, 'MSAM: batch.target').shape[0] ?? 0));
     }
     if (!(this.model instanceof NativeModule)) {
       throw new TypeError('MSAM: a model with a TypeScript forward needs the closure form: sam.step(batch, (model, shard) => loss)');
     }
     const [inputs, target, options] = this.#prepare(batch);
-    return native.msamGradient(this.model.handle, inputs, target, loss, options);
+    return reported(native.msamGradient(this.model.handle, inputs, target, loss, options));
   }
 
   #prepare(batch: Batch): [TensorHandle[], TensorHandle, object] {

@@ -641,3 +641,32 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(() => msam.saveCheckpoint(file, { tensors: {}, module: { stateDict: () => ({}) } })).toThrow(/exactly one/);
   });
 });
+
+describe('self-contained checkpoints', () => {
+  it("saveCheckpoint's header holds its metadata: a copy without the .json sidecar loads the same", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-selfcontained-'));
+    try {
+      const model = new msam.nn.Linear(3, 2);
+      const opt = new msam.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+      model.forward(msam.randn([4, 3])).sum().backward();
+      opt.step();
+      const file = path.join(dir, 'ck.safetensors');
+      msam.saveCheckpoint(file, { module: model, optimizer: opt, extra: { epoch: 3, note: 'x' } });
+      const alone = path.join(dir, 'alone.safetensors');
+      fs.copyFileSync(file, alone);
+      expect(fs.existsSync(`${alone}.json`)).toBe(false);
+      const a = msam.loadCheckpoint(file);
+      const b = msam.loadCheckpoint(alone);
+      expect(b.extra).toEqual({ epoch: 3, note: 'x' });
+      expect(JSON.stringify(b.optimizer, (_k, v: unknown) => (v instanceof msam.Tensor ? Array.from(v.data() as Float32Array) : v))).toBe(
+        JSON.stringify(a.optimizer, (_k, v: unknown) => (v instanceof msam.Tensor ? Array.from(v.data() as Float32Array) : v)),
+      );
+      expect(msam.load(alone).headerMetadata).toBeNull(); // msam's own keys stay out of the user's map
+      // A sidecar that does not match is still an error, not silently replaced by the header's copy.
+      fs.writeFileSync(`${alone}.json`, '{"format":"msam.checkpoint/1","optimizer":null,"extra":null}\n');
+      expect(() => msam.loadCheckpoint(alone)).toThrow(/does not belong to/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

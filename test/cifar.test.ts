@@ -156,7 +156,8 @@ describe('a CIFAR preset trains on a data directory', () => {
       { handleSigint: false, log: () => {} },
     );
     expect(r.interrupted).toBe(false);
-    expect(r.steps).toBe(5);
+    expect(r.steps).toBe(4); // 80 examples, 8 held out for validation: 72 train in 4 batches of 16
+    expect(r.valExamples).toBe(8);
     expect(r.metric).toBe('accuracy');
     expect(r.testMetric).toBe(r.testAccuracy);
     expect(r.config.data.augment).toEqual({ crop: 4, flip: true, cutout: 0 });

@@ -27,7 +27,7 @@ let dataDir: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-dist-'));
   dataDir = path.join(tmp, 'data');
-  writeSyntheticMnist(dataDir, 1280, 200);
+  writeSyntheticMnist(dataDir, 1423, 200);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -176,7 +176,8 @@ describe('one data-parallel mSAM step (2 processes, Gloo)', () => {
 // ---- training runs through the CLI ----
 
 const cliArgs = (outDir: string, extra: string[]) => [
-  'train', '--data-dir', dataDir, '--device', 'cpu', '--threads', '1', '--batch-size', '32', '--m', '4', '--train-limit', '1280',
+  // 1423 examples: 142 held out for validation, 1281 train in 40 steps of 32.
+  'train', '--data-dir', dataDir, '--device', 'cpu', '--threads', '1', '--batch-size', '32', '--m', '4', '--train-limit', '1423',
   '--out-dir', outDir, '--progress', 'plain', '--log-every', '1', ...extra,
 ];
 

@@ -14,7 +14,8 @@ import { writeSyntheticMnist } from './helpers/synthetic-mnist';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-experiments-'));
 const dataDir = path.join(tmp, 'data');
-beforeAll(() => writeSyntheticMnist(dataDir, 192, 100));
+// 214 examples: 21 held out for validation, 193 train in 6 steps of 32.
+beforeAll(() => writeSyntheticMnist(dataDir, 214, 100));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** One epoch of 6 steps of 32 with a 4-channel CNN: well under a second a run. */

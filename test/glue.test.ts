@@ -217,7 +217,8 @@ describe('GLUE presets train on a data directory', () => {
       { handleSigint: false, log: () => {}, onEpoch: (m) => void epochs.push(m) },
     );
     expect(r.interrupted).toBe(false);
-    expect(r.steps).toBe(4);
+    expect(r.steps).toBe(3); // 64 sentences, 6 held out for validation: 58 train in 3 batches of 16
+    expect(r.valExamples).toBe(6);
     expect(r.metric).toBe('accuracy');
     expect(r.testMetric).toBe(r.testAccuracy);
     expect(epochs[0]!.metric).toBe('accuracy');
@@ -235,7 +236,8 @@ describe('GLUE presets train on a data directory', () => {
     expect(r.testMetric).toBeGreaterThanOrEqual(0);
     expect(r.testMetric).toBeLessThanOrEqual(1);
     const lines = fs.readFileSync(path.join(tmp, 'run-mrpc', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.at(-1)).toMatchObject({ type: 'epoch', metric: 'f1', testMetric: r.testMetric });
+    expect(lines.find((l) => l['type'] === 'epoch')).toMatchObject({ metric: 'f1', valMetric: r.bestValMetric });
+    expect(lines.at(-1)).toMatchObject({ type: 'test', metric: 'f1', testMetric: r.bestTestMetric });
   });
 
   it('a vocabSize smaller than the vocabulary, and no data directory, are errors', async () => {

@@ -1,7 +1,7 @@
 // The report helpers of the experiment commands: statistics, Markdown tables, and charts rendered
 // to SVG (Vega) and PNG (resvg).
 import { describe, expect, it } from 'vitest';
-import { barChartSpec, formatMeanStd, lineChartSpec, markdownTable, mean, renderSvg, std, summarize, svgToPng } from '../lib/report';
+import { barChartSpec, formatMeanStd, interval95, lineChartSpec, markdownTable, mean, renderSvg, std, summarize, svgToPng } from '../lib/report';
 
 describe('statistics', () => {
   it('mean and sample standard deviation (n − 1)', () => {
@@ -68,5 +68,31 @@ describe('charts', () => {
     );
     expect(two).toContain('first');
     expect(two).toContain('last'); // the legend
+  });
+});
+
+describe('charts that a reader can trust', () => {
+  it("the 95% interval of the mean (Student's t), clipped to the metric's range", () => {
+    // mean 2, std 1, n 3: t(0.975, 2) = 4.303, half-width 4.303 / √3.
+    const ci = interval95([1, 2, 3]);
+    expect(ci.mean).toBe(2);
+    expect(ci.hi - 2).toBeCloseTo(4.303 / Math.sqrt(3), 12);
+    expect(interval95([99, 100, 100], [0, 100]).hi).toBe(100);
+    expect(interval95([5])).toEqual({ mean: 5, lo: 5, hi: 5 });
+  });
+
+  it('every seed is a dot, intervals stay inside [0, 100], and a fitted axis says where it starts', async () => {
+    const points = [
+      { x: 'SAM', mean: 37.45, std: 38.75, values: [10, 10, 92.35] },
+      { x: 'mSAM', mean: 89.5, std: 0.3, values: [89.2, 89.5, 89.8] },
+    ];
+    const spec = barChartSpec(points, { title: 't', xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] }) as unknown as { layer: { data?: { values: unknown[] } }[]; data: { values: { lo: number; hi: number }[] } };
+    expect(spec.data.values.map((r) => [r.lo, r.hi])).toEqual([
+      [0, 100], // 37.45 ± 4.303 · 47.5 / √3 passes both ends: clipped
+      [interval95([89.2, 89.5, 89.8]).lo, interval95([89.2, 89.5, 89.8]).hi],
+    ]);
+    expect(spec.layer.find((l) => l.data !== undefined)?.data?.values).toHaveLength(6);
+    const svg = await renderSvg(barChartSpec(points.slice(1), { title: 't', xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] }));
+    expect(svg).toMatch(/test accuracy \(%\) \(95% CI of the mean, dots: seeds; axis from 8\d\.\d, not 0\)/);
   });
 });

@@ -16,9 +16,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-train-'));
 const dataDir = path.join(tmp, 'data');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-beforeAll(() => writeSyntheticMnist(dataDir, 320, 200));
+// 360 training examples: 36 held out for validation (data.valFraction 0.1), 324 train in 10 steps of 32.
+beforeAll(() => writeSyntheticMnist(dataDir, 360, 200));
 
-/** A tiny run: 10 steps of 32 per epoch, msam.models.smallCnn with 4 and 8 channels, mSAM m = 4. */
+/** A tiny run: 10 steps of 32 per epoch (36 examples for validation), msam.models.smallCnn with 4 and 8 channels, mSAM m = 4. */
 const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
   data: { name: 'mnist', dir: dataDir },
   model: { name: 'smallCnn', options: { width: 4 } },
@@ -68,7 +69,7 @@ describe('configuration', () => {
     const wrn = resolveTrainConfig({ source: 'test', values: { preset: 'cifar100-wrn28-10' } });
     expect(wrn.optimizer).toEqual({ name: 'sgd', lr: 0.75, momentum: 0.9, nesterov: false, weightDecay: 5e-4 });
     expect(shardsOf(wrn)).toBe(32); // micro-batches of 16 of 512
-    expect([wrn.rho, wrn.labelSmoothing, wrn.epochs, wrn.schedule]).toEqual([0.2, 0.1, 200, { name: 'oneCycle', warmupFraction: 0.05, divFactor: 25, finalDivFactor: 1e4, anneal: 'cos' }]);
+    expect([wrn.rho, wrn.labelSmoothing, wrn.epochs, wrn.schedule]).toEqual([0.2, 0.1, 200, { name: 'oneCycle', warmupFraction: 0.05, minWarmupSteps: 20, divFactor: 25, finalDivFactor: 1e4, anneal: 'cos' }]);
     const vit = resolveTrainConfig({ source: 'test', values: { preset: 'cifar100-vit-b16' } });
     expect([vit.optimizer.name, vit.optimizer.lr, vit.optimizer.weightDecay, vit.gradClip, vit.rho, vit.epochs]).toEqual(['adamw', 1e-3, 0.3, 1, 0.3, 20]);
     const sst2 = resolveTrainConfig({ source: 'test', values: { preset: 'glue-sst2-roberta' } });
@@ -152,11 +153,12 @@ describe('a tiny training run', () => {
   it('trains, evaluates every epoch, and writes results.json, metrics.jsonl and checkpoints', async () => {
     const outDir = path.join(tmp, 'run');
     const steps: StepInfo[] = [];
-    const epochs: number[] = [];
-    const r = await msam.train(tiny(outDir), { onStep: (s) => void steps.push(s), onEpoch: (m) => void epochs.push(m.testAccuracy) });
+    const epochs: (number | null)[] = [];
+    const r = await msam.train(tiny(outDir), { onStep: (s) => void steps.push(s), onEpoch: (m) => void epochs.push(m.valAccuracy) });
     expect(r.interrupted).toBe(false);
     expect([r.method, r.m, r.rho, r.epochs, r.steps, r.device]).toEqual(['msam', 4, 0.05, 2, 20, 'cpu']);
     expect(r.testAccuracy).toBeGreaterThan(0.5); // 10 classes: chance is 0.1
+    expect([r.valExamples, r.skippedSteps, r.earlyStopped]).toEqual([36, 0, false]);
     expect(r.seconds).toBeGreaterThan(0);
     expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(steps.every((s) => s.stats.shards === 4 && s.phase === 'sharp' && !s.stats.skipped)).toBe(true);
@@ -170,8 +172,28 @@ describe('a tiny training run', () => {
     const lines = readLines(path.join(outDir, 'metrics.jsonl'));
     const epochLines = lines.filter((l) => l['type'] === 'epoch');
     expect(epochLines.map((l) => l['epoch'])).toEqual([1, 2]);
-    expect(epochLines.map((l) => l['testAccuracy'])).toEqual(epochs);
-    expect(epochLines[1]).toMatchObject({ step: 20, testAccuracy: r.testAccuracy, sharpSteps: 10, skippedSteps: 0 });
+    expect(epochLines.map((l) => l['valAccuracy'])).toEqual(epochs);
+    expect(epochLines[1]).toMatchObject({ step: 20, valAccuracy: epochs[1], sharpSteps: 10, skippedSteps: 0 });
+    expect(epochLines.every((l) => !('testAccuracy' in l))).toBe(true); // the test set is not read during training
+    const bestLine = epochLines.find((l) => l['best'] === true && l['step'] === r.bestStep);
+    expect(bestLine?.['valAccuracy']).toBe(r.bestValAccuracy);
+    // The test lines come last: the last model, then the best on validation (when it is another).
+    const testLines = lines.filter((l) => l['type'] === 'test');
+    expect(testLines[0]).toMatchObject({ model: 'last', step: 20, testAccuracy: r.testAccuracy });
+    expect(testLines.at(-1)).toMatchObject({ step: r.bestStep, testAccuracy: r.bestTestAccuracy });
+    expect(lines.slice(-testLines.length)).toEqual(testLines);
+    // metrics.csv: a header and the same lines as rows.
+    const csv = fs.readFileSync(path.join(outDir, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv.length).toBe(lines.length + 1);
+    const header = (csv[0] as string).split(',');
+    const row = (csv[csv.length - testLines.length] as string).split(',');
+    expect(Number(row[header.indexOf('testAccuracy')])).toBe(r.testAccuracy);
+    expect(row[header.indexOf('type')]).toBe('test');
+    // The training curves: an SVG with both panels.
+    const curves = fs.readFileSync(path.join(outDir, 'curves.svg'), 'utf8');
+    expect(curves).toMatch(/^<svg /);
+    expect(curves).toContain('validation accuracy (%)');
+    expect(curves).toContain('loss (axis not from 0)');
     expect(lines.filter((l) => l['type'] === 'step').map((l) => l['step'])).toEqual([3, 6, 9, 12, 15, 18]);
 
     for (const f of ['last.safetensors', 'last.safetensors.json', 'best.safetensors', 'best.safetensors.json']) {
@@ -180,7 +202,7 @@ describe('a tiny training run', () => {
     expect(fs.readdirSync(path.join(outDir, 'checkpoints')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const best = msam.loadCheckpoint(path.join(outDir, 'checkpoints', 'best.safetensors'));
     expect(Object.keys(best.model)).toContain('conv1.weight');
-    expect(best.extra).toMatchObject({ epoch: r.bestEpoch, testAccuracy: r.bestTestAccuracy });
+    expect(best.extra).toMatchObject({ epoch: r.bestEpoch, step: r.bestStep, valAccuracy: r.bestValAccuracy });
     expect(checkpointConfig(path.join(outDir, 'checkpoints', 'last.safetensors')).seed).toBe(5);
   });
 
@@ -198,9 +220,9 @@ describe('a tiny training run', () => {
 
   it("strategy 'vectorized' trains the same run as the loop (float tolerance)", async () => {
     const run = async (strategy: 'loop' | 'vectorized') => {
-      const epochs: { trainLoss: number; testLoss: number }[] = [];
+      const epochs: { trainLoss: number; valLoss: number }[] = [];
       const r = await msam.train(tiny(path.join(tmp, `strategy-${strategy}`), { epochs: 1, strategy, chunkSize: 3, model: { name: 'smallCnn', options: { width: 4, dropout: 0 } } }), {
-        onEpoch: (m) => void epochs.push({ trainLoss: m.trainLoss, testLoss: m.testLoss }),
+        onEpoch: (m) => void epochs.push({ trainLoss: m.trainLoss, valLoss: m.valLoss as number }),
       });
       return { r, epoch: epochs[0]! };
     };
@@ -209,7 +231,7 @@ describe('a tiny training run', () => {
     expect(vectorized.r.config.strategy).toBe('vectorized');
     expect(loop.epoch.trainLoss).toBeGreaterThan(0);
     expect(Math.abs(vectorized.epoch.trainLoss - loop.epoch.trainLoss)).toBeLessThan(1e-5);
-    expect(Math.abs(vectorized.epoch.testLoss - loop.epoch.testLoss)).toBeLessThan(1e-5);
+    expect(Math.abs(vectorized.epoch.valLoss - loop.epoch.valLoss)).toBeLessThan(1e-5);
   });
 
   it('method sam is m = 1, vanilla is ρ = 0 and m = 1; gradient clipping and AdamW run', async () => {
@@ -270,7 +292,8 @@ describe('resume', () => {
 
   it('a resumed run must keep the configuration; a missing checkpoint is named', async () => {
     const dir = path.join(tmp, 'run'); // written by the tiny run above
-    await expect(msam.train(tiny(dir, { resume: true, epochs: 3 }))).rejects.toThrow(/epochs: differs from the checkpoint's \(2 there, 3 here\)/);
+    await expect(msam.train(tiny(dir, { resume: true, batchSize: 16 }))).rejects.toThrow(/batchSize: differs from the checkpoint's \(32 there, 16 here\)/);
+    await expect(msam.train(tiny(dir, { resume: true, data: { name: 'mnist', dir: dataDir, valFraction: 0.2 } }))).rejects.toThrow(/data\.valFraction: differs from the checkpoint's \(0\.1 there, 0\.2 here\)/);
     await expect(msam.train(tiny(dir, { resume: true, rho: 0.1 }))).rejects.toThrow(/rho: differs from the checkpoint's/);
     await expect(msam.train({ resume: path.join(tmp, 'nothing-here') })).rejects.toThrow(/the checkpoint .*nothing-here does not exist/);
     await expect(msam.train({ resume: true })).rejects.toThrow(/resume: true needs outDir/);
@@ -306,7 +329,7 @@ describe('the CLI', () => {
     expect(await exit).toBe(130);
     expect(stderr).toMatch(/interrupt: stopping after this step and saving a checkpoint/);
     expect(stderr).not.toMatch(/Error|at .*\.ts:\d+/);
-    expect(stdout).toMatch(/interrupted after \d+ steps; checkpoint .*last\.safetensors\ncontinue with: msam train --resume /);
+    expect(stdout).toMatch(/interrupted \(SIGINT\) after \d+ steps; checkpoint .*last\.safetensors\ncontinue with: msam train --resume /);
     const last = path.join(outDir, 'checkpoints', 'last.safetensors');
     const state = (msam.loadCheckpoint(last).extra as { state: { epoch: number; stepInEpoch: number; globalStep: number } }).state;
     expect(state.globalStep).toBeGreaterThanOrEqual(13); // interrupted after step 3 of epoch 2, a few steps later at most
@@ -321,8 +344,8 @@ describe('the CLI', () => {
     resumed.stdout.on('data', (d: Buffer) => (out += d.toString()));
     resumed.stderr.on('data', (d: Buffer) => (out += d.toString()));
     expect(await new Promise((resolve) => resumed.on('exit', resolve))).toBe(0);
-    expect(out).toMatch(/^test accuracy \d+\.\d\d% \(best .*\) · mSAM \(m = 4, ρ = 0\.05\) · 8 epochs, 80 steps in /);
-    expect(out).toContain(`wrote ${outDir}: results.json, metrics.jsonl, checkpoints/last.safetensors, checkpoints/best.safetensors`);
+    expect(out).toMatch(/^test accuracy \d+\.\d\d% \(best on validation.*\) · mSAM \(m = 4, ρ = 0\.05\) · 8 epochs, 80 steps in /);
+    expect(out).toContain(`wrote ${outDir}: results.json, metrics.jsonl, metrics.csv, checkpoints/last.safetensors, checkpoints/best.safetensors`);
     const epochs = readLines(path.join(outDir, 'metrics.jsonl')).filter((l) => l['type'] === 'epoch');
     expect(epochs.map((l) => l['epoch'])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -339,6 +362,9 @@ describe('the CLI', () => {
     const help = await run(['train', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/--preset <name>[\s\S]*--config <file>[\s\S]*--resume[\s\S]*--hybrid <fraction>/);
+    const v = await run(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(`${msam.version().msam} (libtorch ${msam.version().libtorch})`);
     const bad = await run(['train', '--rho', '-1', '--epochs', 'two']);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/msam: invalid training config:\n {2}rho \(from --rho\): .*got -1\n {2}epochs \(from --epochs\): .*got "two"/);

@@ -334,3 +334,16 @@ describe('hand-derived values', () => {
     });
   });
 });
+
+describe("PyTorch's varargs for shapes", () => {
+  it('view, reshape and permute take the sizes one by one or as a list', () => {
+    const t = msam.arange(6).to('float32');
+    expect(t.view(2, 3).shape).toEqual([2, 3]);
+    expect(t.view([3, 2]).shape).toEqual([3, 2]);
+    expect(t.reshape(3, -1).shape).toEqual([3, 2]);
+    const p = t.view(1, 2, 3).permute(2, 0, 1);
+    expect(p.shape).toEqual([3, 1, 2]);
+    expect(Array.from(p.contiguous().data())).toEqual(Array.from(t.view([1, 2, 3]).permute([2, 0, 1]).contiguous().data()));
+    expect(Array.from(p.contiguous().data())).toEqual([0, 3, 1, 4, 2, 5]);
+  });
+});

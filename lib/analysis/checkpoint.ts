@@ -2,7 +2,7 @@
 // from the sidecar, the model rebuilt for its data set, and its weights loaded.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadCheckpoint } from '../checkpoint';
+import { loadCheckpoint, loadMetadata } from '../checkpoint';
 import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/core';
 import type { TrainConfig } from '../train/config';
@@ -12,7 +12,7 @@ import { validate } from '../train/resolve';
 import { runFiles } from '../train/trainer';
 import type { Device } from '../types';
 
-const KINDS = ['msam.train/1', 'msam.train.best/1'];
+const KINDS = ['msam.train/1', 'msam.train/2', 'msam.train.best/1'];
 
 /** A checkpoint file, or a run directory (its checkpoints/last.safetensors: the final solution). */
 export function checkpointPath(fileOrRun: string): string {
@@ -22,19 +22,18 @@ export function checkpointPath(fileOrRun: string): string {
   throw new Error(`--checkpoint: the directory ${fileOrRun} holds no checkpoint (looked for checkpoints/last.safetensors and last.safetensors)`);
 }
 
-/** The training configuration a checkpoint of msam.train records (its sidecar's extra.config). */
+/** The training configuration a checkpoint of msam.train records (its metadata's extra.config: the sidecar, or the header's copy). */
 export function trainedConfig(file: string): TrainConfig {
-  const side = `${file}.json`;
-  let meta: { extra?: { kind?: unknown; config?: unknown } | null };
-  if (!fs.existsSync(side)) throw new Error(`${file} was not written by msam.train (it has no sidecar ${path.basename(side)} with its configuration): the model cannot be rebuilt`);
+  let meta: { extra?: { kind?: unknown; config?: unknown } | null } | null;
   try {
-    meta = JSON.parse(fs.readFileSync(side, 'utf8')) as typeof meta;
+    meta = loadMetadata(file) as typeof meta;
   } catch (e) {
-    throw new Error(`${file}: cannot read its metadata ${side} (${(e as Error).message})`);
+    throw new Error(`${file}: cannot read its metadata (${(e as Error).message})`);
   }
+  if (meta === null) throw new Error(`${file} was not written by msam.train (it has no metadata with its configuration): the model cannot be rebuilt`);
   const extra = meta?.extra;
   if (extra === null || extra === undefined || !KINDS.includes(String(extra.kind))) {
-    throw new Error(`${file} was not written by msam.train (its sidecar has no ${KINDS.join(' or ')} metadata): the model cannot be rebuilt`);
+    throw new Error(`${file} was not written by msam.train (its metadata has no ${KINDS.join(' or ')} metadata): the model cannot be rebuilt`);
   }
   return validate(extra.config);
 }

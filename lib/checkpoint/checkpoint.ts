@@ -81,7 +81,8 @@ export function saveCheckpoint(file: string, contents: CheckpointContents): void
   for (const [k, v] of Object.entries(model)) all[`model.${k}`] = v;
   const optimizerState = optimizer === undefined ? null : split(optimizer.stateDict(), 'optimizer', all, 'optimizer.stateDict()');
   const extraJson = extra === undefined ? null : split(extra, 'extra', all, 'extra');
-  save(file, all, { metadata: { format: FORMAT, optimizer: optimizerState, extra: extraJson } });
+  // The header keeps a copy of the sidecar: a checkpoint copied without its .json still loads.
+  save(file, all, { metadata: { format: FORMAT, optimizer: optimizerState, extra: extraJson }, embedMetadata: true });
 }
 
 /** Loads what saveCheckpoint() wrote. */

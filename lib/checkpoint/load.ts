@@ -5,7 +5,7 @@ import type { Device } from '../types';
 import { tensorFromBytes } from './bytes';
 import { CheckpointError, describe, fail } from './errors';
 import { FormatProblem, headerLength, parseHeader } from './parse';
-import { MARKER_KEY, readSidecar } from './sidecar';
+import { EMBEDDED_KEY, MARKER_KEY, readSidecar } from './sidecar';
 import type { TensorDict } from './source';
 
 export interface LoadOptions {
@@ -56,10 +56,10 @@ export function load(file: string, opts: LoadOptions = {}): Loaded {
 
     // The sidecar before the tensors: a bad one fails fast, before allocating anything.
     const marker = header?.[MARKER_KEY];
-    const metadata = readSidecar(file, marker);
+    const metadata = readSidecar(file, marker, header?.[EMBEDDED_KEY]);
     let headerMetadata: Record<string, string> | null = null;
     if (header !== null) {
-      headerMetadata = Object.fromEntries(Object.entries(header).filter(([k]) => k !== MARKER_KEY));
+      headerMetadata = Object.fromEntries(Object.entries(header).filter(([k]) => k !== MARKER_KEY && k !== EMBEDDED_KEY));
       if (marker !== undefined && Object.keys(headerMetadata).length === 0) headerMetadata = null;
     }
 
@@ -76,6 +76,35 @@ export function load(file: string, opts: LoadOptions = {}): Loaded {
     return { tensors: Object.fromEntries(made), metadata, headerMetadata };
   } catch (e) {
     for (const [, t] of made) t.dispose();
+    if (e instanceof CheckpointError) throw e;
+    if (e instanceof FormatProblem) throw fail('load', file, `not a valid safetensors file: ${e.message}`);
+    throw fail('load', file, `cannot load (${describe(e)})`, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The metadata of a file that load() would return, without reading its tensors (the header, and
+ * the sidecar or the header's embedded copy of it).
+ */
+export function loadMetadata(file: string): Record<string, unknown> | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw fail('load', file, `cannot open the file (${describe(e)})`, e);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const prefix = Buffer.alloc(8);
+    if (size >= 8) readExactly(fd, prefix, 0);
+    const n = headerLength(prefix, size);
+    const json = Buffer.alloc(n);
+    readExactly(fd, json, 8);
+    const { metadata: header } = parseHeader(json, size - 8 - n);
+    return readSidecar(file, header?.[MARKER_KEY], header?.[EMBEDDED_KEY]);
+  } catch (e) {
     if (e instanceof CheckpointError) throw e;
     if (e instanceof FormatProblem) throw fail('load', file, `not a valid safetensors file: ${e.message}`);
     throw fail('load', file, `cannot load (${describe(e)})`, e);

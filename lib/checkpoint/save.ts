@@ -6,7 +6,7 @@ import { TempFile, syncDirectory } from './atomic';
 import { bytesOfTensor, tensorsOf, type TensorSource } from './source';
 import { encodeHeader, layout } from './header';
 import { CheckpointError, describe, fail } from './errors';
-import { MARKER_KEY, encodeSidecar, sha256, sidecarPath } from './sidecar';
+import { EMBEDDED_KEY, MARKER_KEY, encodeSidecar, sha256, sidecarPath } from './sidecar';
 
 export interface SaveOptions {
   /**
@@ -16,13 +16,18 @@ export interface SaveOptions {
   metadata?: Record<string, unknown>;
   /** Strings for the header's own `__metadata__` map (what other safetensors readers see). */
   headerMetadata?: Record<string, string>;
+  /**
+   * Also keep `metadata` in the header itself (under EMBEDDED_KEY), so that the file alone is
+   * enough: load() uses it when the sidecar is missing (a checkpoint copied without its .json).
+   */
+  embedMetadata?: boolean;
 }
 
 function headerMetadata(file: string, given: Record<string, string> | undefined, marker: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(given ?? {})) {
     if (typeof v !== 'string') throw new TypeError(`save: ${file}: headerMetadata.${k} must be a string, got ${typeof v}`);
-    if (k === MARKER_KEY) throw new TypeError(`save: ${file}: headerMetadata key ${JSON.stringify(MARKER_KEY)} is msam's own`);
+    if (k === MARKER_KEY || k === EMBEDDED_KEY) throw new TypeError(`save: ${file}: headerMetadata key ${JSON.stringify(MARKER_KEY)} is msam's own`);
     Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   out[MARKER_KEY] = marker;
@@ -42,7 +47,9 @@ export function save(file: string, source: TensorSource, opts: SaveOptions = {})
   if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${JSON.stringify(file)}`);
   const slots = layout(tensorsOf('save', file, source));
   const sidecar = opts.metadata === undefined ? null : encodeSidecar(opts.metadata);
-  const header = encodeHeader(slots, headerMetadata(file, opts.headerMetadata, sidecar === null ? 'none' : sha256(sidecar)));
+  const meta = headerMetadata(file, opts.headerMetadata, sidecar === null ? 'none' : sha256(sidecar));
+  if (opts.embedMetadata === true && sidecar !== null) meta[EMBEDDED_KEY] = sidecar.toString('utf8');
+  const header = encodeHeader(slots, meta);
 
   // Both files are written completely before either replaces anything.
   const temps: TempFile[] = [];

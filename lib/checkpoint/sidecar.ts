@@ -12,6 +12,8 @@ import { Tensor } from '../tensor';
 import { describe, fail } from './errors';
 
 export const MARKER_KEY = 'msam.metadata';
+/** The header key that holds a copy of the sidecar's JSON (SaveOptions.embedMetadata). */
+export const EMBEDDED_KEY = 'msam.metadata.json';
 
 export const sidecarPath = (file: string): string => `${file}.json`;
 
@@ -61,13 +63,14 @@ function readIfPresent(file: string): Buffer | null {
 }
 
 /** The metadata that goes with `file`, given its header's marker (undefined: a foreign file). */
-export function readSidecar(file: string, marker: string | undefined): Record<string, unknown> | null {
+export function readSidecar(file: string, marker: string | undefined, embedded?: string): Record<string, unknown> | null {
   const side = sidecarPath(file);
   if (marker === 'none') return null;
   if (marker !== undefined && !marker.startsWith('sha256:')) {
     throw fail('load', file, `header's __metadata__ ${JSON.stringify(MARKER_KEY)} is ${JSON.stringify(marker)}, expected 'none' or 'sha256:<hex>'`);
   }
-  const bytes = readIfPresent(side);
+  // The header's own copy stands in for a sidecar that did not travel with the file.
+  const bytes = readIfPresent(side) ?? (embedded === undefined ? null : Buffer.from(embedded, 'utf8'));
   if (bytes === null) {
     if (marker === undefined) return null;
     throw fail('load', side, `the metadata sidecar of ${file} is missing (its header records one with ${marker})`);

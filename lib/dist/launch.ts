@@ -74,15 +74,15 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
   let failed: LaunchResult['failed'] = null;
   let killTimer: NodeJS.Timeout | null = null;
-  const stopOthers = () => {
-    for (const c of children) if (!c.done) c.child.kill('SIGTERM');
+  // SIGINT, SIGTERM and SIGUSR1 sent to the launcher go to every worker, which finish their step,
+  // agree on where to stop and checkpoint. The workers run in their own process group (detached),
+  // so that Ctrl-C on a terminal reaches them once, through here, and not twice (the second of
+  // which would make them quit without a checkpoint).
+  const forward = (signal: NodeJS.Signals) => () => {
+    for (const c of children) if (!c.done) c.child.kill(signal);
   };
-  // SIGTERM to the launcher goes to the workers; SIGINT (Ctrl-C) reaches them from the terminal
-  // already (they share its process group), so the launcher only waits for them to checkpoint.
-  const onSigint = () => {};
-  const onSigterm = () => stopOthers();
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  const forwarded = (['SIGINT', 'SIGTERM', 'SIGUSR1'] as const).map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of forwarded) process.on(signal, handler);
 
   const exits = [];
   for (let local = 0; local < nproc; local++) {
@@ -97,7 +97,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
       LOCAL_RANK: String(local),
       LOCAL_WORLD_SIZE: String(nproc),
     };
-    const child = spawn(opts.command, opts.args, { env, stdio: 'inherit' });
+    const child = spawn(opts.command, opts.args, { env, stdio: 'inherit', detached: true });
     const entry = { rank, child, done: false };
     children.push(entry);
     exits.push(
@@ -108,7 +108,8 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
           if ((code !== 0 || signal !== null) && failed === null) {
             failed = { rank, code, signal };
             const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-            if (code !== 130) {
+            // 130 and 75: a worker stopped on a signal with its checkpoint (msam train's exit codes).
+            if (code !== 130 && code !== 75) {
               log(`msam launch: rank ${rank} (pid ${child.pid ?? '?'}) ${how}; the other ranks stop (SIGKILL after ${stopTimeout} s)`);
               killTimer = setTimeout(() => {
                 for (const c of children) if (!c.done) c.child.kill('SIGKILL');
@@ -131,8 +132,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
     await Promise.all(exits);
   } finally {
     if (killTimer !== null) clearTimeout(killTimer);
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    for (const [signal, handler] of forwarded) process.off(signal, handler);
   }
   const f = failed as LaunchResult['failed'];
   if (f === null) return { exitCode: 0, failed: null };

@@ -65,7 +65,7 @@ export async function runBench(o: BenchOptions): Promise<ExperimentReport> {
     'chart',
     barChartSpec(
       summary.map((s) => ({ x: name(s).replace(' = ', '='), mean: s.mean, std: s.std })),
-      { title: `Time per epoch: ${modelName(config)} on ${dataName(config)}`, xTitle: 'method', yTitle: 'seconds per epoch, mean ± std', zero: true },
+      { title: `Time per epoch: ${modelName(config)} on ${dataName(config)}`, xTitle: 'method', yTitle: 'seconds per epoch', zero: true },
     ),
   );
   const files = writeReport(dir, { experiment: 'bench', methods: o.methods, seeds: o.seeds, summary, runs, config: common(config) }, table);

@@ -48,8 +48,8 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
     dir,
     'chart',
     barChartSpec(
-      summary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: 100 * s.mean, std: 100 * s.std })),
-      { title: `${modelName(config)} on ${dataName(config)}: test accuracy (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'test accuracy (%), mean ± std' },
+      summary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: 100 * s.mean, std: 100 * s.std, values: byLabel(runs, s.method).map((r) => 100 * r.testAccuracy) })),
+      { title: `${modelName(config)} on ${dataName(config)}: test accuracy (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] },
     ),
   );
   if (o.sharpness === undefined) {
@@ -78,7 +78,7 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
     'sharpness',
     barChartSpec(
       sharpSummary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: s.lambdaMax.mean, std: s.lambdaMax.std })),
-      { title: `${modelName(config)} on ${dataName(config)}: λ_max of the training loss's Hessian (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'λ_max, mean ± std', zero: true },
+      { title: `${modelName(config)} on ${dataName(config)}: λ_max of the training loss's Hessian (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'λ_max', zero: true },
     ),
   );
   const fullTable = [table, '', sharpnessTables(records, config)].join('\n');

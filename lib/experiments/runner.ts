@@ -23,8 +23,13 @@ export interface RunRecord {
   /** The cell's label ('msam', 'm = 8', 'first 25%'). */
   label: string;
   seed: number;
+  /** Test accuracy of the model chosen on the validation set (the last model without a validation set). */
   testAccuracy: number;
-  bestTestAccuracy: number | null;
+  /** The last model's test accuracy. */
+  lastTestAccuracy: number | null;
+  /** The step the chosen model is from (null: no validation set, the last model). */
+  bestStep: number | null;
+  skippedSteps: number;
   method: TrainResult['method'];
   m: number;
   steps: number;
@@ -103,18 +108,22 @@ export async function runGrid(
         ],
         {
           ...extra?.hooks,
-          onEpoch: (m) => log(`${tag}: epoch ${m.epoch}: test accuracy ${(100 * m.testAccuracy).toFixed(2)}%, train loss ${m.trainLoss.toFixed(4)}, ${formatDuration(m.seconds)}`),
+          onEpoch: (m) =>
+            log(`${tag}: epoch ${m.epoch}: ${m.valAccuracy === null ? 'no validation set' : `val accuracy ${(100 * m.valAccuracy).toFixed(2)}%`}, train loss ${m.trainLoss.toFixed(4)}${m.skippedSteps > 0 ? ` (${m.skippedSteps} steps skipped)` : ''}, ${formatDuration(m.seconds)}`),
         },
       );
-      if (result.interrupted || result.testAccuracy === null) throw new Error(`${name}: the run ${cell.label}, seed ${seed} was interrupted; its checkpoint is in ${result.outDir}`);
+      if (result.interrupted || result.bestTestAccuracy === null) throw new Error(`${name}: the run ${cell.label}, seed ${seed} was interrupted; its checkpoint is in ${result.outDir}`);
       const left = ((performance.now() - started) / 1000 / k) * (total - k);
-      log(`${tag}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% in ${formatDuration(result.seconds)}${k < total ? ` (about ${formatDuration(left)} left)` : ''}`);
+      log(`${tag}: test accuracy ${(100 * result.bestTestAccuracy).toFixed(2)}% (${result.bestStep === null ? 'last model' : 'best on validation'}) in ${formatDuration(result.seconds)}${k < total ? ` (about ${formatDuration(left)} left)` : ''}`);
       config ??= result.config;
       records.push({
         label: cell.label,
         seed,
-        testAccuracy: result.testAccuracy,
-        bestTestAccuracy: result.bestTestAccuracy,
+        // The model chosen on the validation set (the last without one): the test set chose nothing.
+        testAccuracy: result.bestTestAccuracy,
+        lastTestAccuracy: result.testAccuracy,
+        bestStep: result.bestStep,
+        skippedSteps: result.skippedSteps,
         method: result.method,
         m: result.m,
         steps: result.steps,

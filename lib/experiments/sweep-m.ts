@@ -36,8 +36,8 @@ export async function runSweepM(o: SweepMOptions): Promise<ExperimentReport> {
     dir,
     'chart',
     lineChartSpec(
-      summary.map((s) => ({ x: s.m, mean: 100 * s.mean, std: 100 * s.std })),
-      { title: `Effect of m: ${modelName(config)} on ${dataName(config)}`, xTitle: 'm (shards per batch)', yTitle: 'test accuracy (%), mean ± std', xLog2: true },
+      summary.map((s) => ({ x: s.m, mean: 100 * s.mean, std: 100 * s.std, values: byLabel(runs, label(s.m)).map((r) => 100 * r.testAccuracy) })),
+      { title: `Effect of m: ${modelName(config)} on ${dataName(config)}`, xTitle: 'm (shards per batch)', yTitle: 'test accuracy (%)', xLog2: true, range: [0, 100] },
     ),
   );
   const files = writeReport(dir, { experiment: 'sweep-m', ms: o.ms, seeds: o.seeds, summary, runs, config: common(config, ['method', 'm', 'microBatchSize']) }, table);

@@ -50,8 +50,8 @@ export async function runSwitch(o: SwitchOptions): Promise<ExperimentReport> {
     dir,
     'chart',
     lineChartSpec(
-      summary.map((s) => ({ x: 100 * s.fraction, mean: 100 * s.mean, std: 100 * s.std, series: `${method.split(' ')[0]} ${s.position}` })),
-      { title: `Effect of switching: ${modelName(config)} on ${dataName(config)}`, xTitle: 'switch percent (share of steps with sharp updates)', yTitle: 'test accuracy (%), mean ± std' },
+      summary.map((s) => ({ x: 100 * s.fraction, mean: 100 * s.mean, std: 100 * s.std, series: `${method.split(' ')[0]} ${s.position}`, values: byLabel(runs, s.label).map((r) => 100 * r.testAccuracy) })),
+      { title: `Effect of switching: ${modelName(config)} on ${dataName(config)}`, xTitle: 'switch percent (share of steps with sharp updates)', yTitle: 'test accuracy (%)', range: [0, 100] },
     ),
   );
   const files = writeReport(dir, { experiment: 'switch', fractions: o.fractions, positions: o.positions, seeds: o.seeds, summary, runs, config: common(config, ['method', 'hybrid']) }, table);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { interval95 } from './stats';
 
 /** One bar (or point): a mean with its standard deviation. */
 export interface Point {
@@ -14,6 +15,11 @@ export interface Point {
   std: number;
   /** A line chart's series (one line each). */
   series?: string;
+  /**
+   * Every run's value (one per seed): drawn as points, and the interval is then the mean's 95%
+   * confidence interval (Student's t) instead of ±1 standard deviation.
+   */
+  values?: number[];
 }
 
 export interface ChartOptions {
@@ -24,27 +30,61 @@ export interface ChartOptions {
   xLog2?: boolean;
   /** Bar charts: start the y axis at zero (times); default false (accuracies differ by little). */
   zero?: boolean;
+  /** The metric's possible values (accuracy in %: [0, 100]): intervals and the axis stay inside. */
+  range?: [number, number];
 }
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 const config = { font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 14 } };
 
-const rows = (points: Point[]) => points.map((p) => ({ ...p, lo: p.mean - p.std, hi: p.mean + p.std, series: p.series ?? '' }));
+/** Each point's interval: the 95% CI of its values when given, else ±1 std; clipped to the range. */
+const rows = (points: Point[], range: [number, number] = [-Infinity, Infinity]) =>
+  points.map(({ values, ...p }) => {
+    const ci = values !== undefined && values.length > 0 ? interval95(values, range) : { lo: Math.max(range[0], p.mean - p.std), hi: Math.min(range[1], p.mean + p.std) };
+    return { ...p, lo: ci.lo, hi: ci.hi, series: p.series ?? '' };
+  });
 
-/** Bars of means with ±1 std error bars, in the order given. */
+/** Every seed's value as its own row (x, value, series). */
+const seedRows = (points: Point[]) => points.flatMap((p) => (p.values ?? []).map((value) => ({ x: p.x, value, series: p.series ?? '' })));
+
+/**
+ * The y scale: from zero, or fitted to every mean, interval and seed (with a margin, inside the
+ * metric's range); a fitted axis says so in its title, so that no one reads bar lengths as ratios.
+ */
+function yScale(points: Point[], o: ChartOptions): { scale: Record<string, unknown>; title: string } {
+  const band = points.some((p) => p.values !== undefined) ? '95% CI of the mean, dots: seeds' : 'mean ± std';
+  if (o.zero === true) return { scale: { zero: true }, title: `${o.yTitle} (${band})` };
+  const r = rows(points, o.range);
+  const all = [...r.flatMap((p) => [p.lo, p.hi, p.mean]), ...seedRows(points).map((s) => s.value)];
+  const [min, max] = [Math.min(...all), Math.max(...all)];
+  const pad = Math.max((max - min) * 0.15, 0.05);
+  const lo = Math.max(o.range?.[0] ?? -Infinity, min - pad);
+  const hi = Math.min(o.range?.[1] ?? Infinity, max + pad);
+  return { scale: { domain: [lo, hi], zero: false, nice: false }, title: `${o.yTitle} (${band}; axis from ${lo.toFixed(1)}, not 0)` };
+}
+
+/**
+ * Means with their intervals, in the order given: bars when the axis starts at zero, else a mark at
+ * the mean (a bar cut off below would exaggerate differences); every seed as a dot when given.
+ */
 export function barChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   const order = points.map((p) => String(p.x));
-  const y = { title: o.yTitle, type: 'quantitative' as const, scale: { zero: o.zero ?? false } };
+  const ys = yScale(points, o);
+  const y = { title: ys.title, type: 'quantitative' as const, scale: ys.scale };
+  const seeds = seedRows(points).map((r) => ({ ...r, x: String(r.x) }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: o.title,
-    width: Math.max(160, 70 * points.length),
-    height: 240,
+    width: Math.max(240, 90 * points.length),
+    height: 260,
     config,
-    data: { values: rows(points).map((r) => ({ ...r, x: String(r.x) })) },
+    data: { values: rows(points, o.range).map((r) => ({ ...r, x: String(r.x) })) },
     encoding: { x: { field: 'x', type: 'nominal', title: o.xTitle, sort: order, axis: { labelAngle: 0 } } },
     layer: [
-      { mark: { type: 'bar', color: '#4c78a8', width: { band: 0.6 } }, encoding: { y: { field: 'mean', ...y, stack: null } } },
+      o.zero === true
+        ? { mark: { type: 'bar', color: '#4c78a8', width: { band: 0.6 } }, encoding: { y: { field: 'mean', ...y, stack: null } } }
+        : { mark: { type: 'tick', color: '#4c78a8', thickness: 3, size: 28 }, encoding: { y: { field: 'mean', ...y } } },
+      ...(seeds.length > 0 ? [{ data: { values: seeds }, mark: { type: 'circle', size: 36, opacity: 0.6, color: '#e45756' }, encoding: { x: { field: 'x', type: 'nominal', sort: order }, y: { field: 'value', ...y } } }] : []),
       { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', ...y }, y2: { field: 'hi' } } },
       { mark: { type: 'tick', thickness: 1.5, size: 14, color: 'black' }, encoding: { y: { field: 'lo', ...y } } },
       { mark: { type: 'tick', thickness: 1.5, size: 14, color: 'black' }, encoding: { y: { field: 'hi', ...y } } },
@@ -53,23 +93,26 @@ export function barChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** Lines through the means (one per series) with ±1 std error bars. */
+/** Lines through the means (one per series) with their intervals; every seed as a dot when given. */
 export function lineChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   const multi = new Set(points.map((p) => p.series ?? '')).size > 1;
   const x = { field: 'x', type: 'quantitative' as const, title: o.xTitle, scale: o.xLog2 ? { type: 'log' as const, base: 2 } : { zero: false }, axis: o.xLog2 ? { values: points.map((p) => p.x) } : {} };
-  const y = { title: o.yTitle, type: 'quantitative' as const, scale: { zero: false } };
+  const ys = yScale(points, o);
+  const y = { title: ys.title, type: 'quantitative' as const, scale: ys.scale };
   const color = multi ? { color: { field: 'series', type: 'nominal' as const, title: null } } : {};
+  const seeds = seedRows(points);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: o.title,
-    width: 360,
-    height: 240,
+    width: 420,
+    height: 260,
     config,
-    data: { values: rows(points) },
+    data: { values: rows(points, o.range) },
     encoding: { x, ...color },
     layer: [
       { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', ...y } } },
       { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', ...y }, y2: { field: 'hi' } } },
+      ...(seeds.length > 0 ? [{ data: { values: seeds }, mark: { type: 'circle', size: 28, opacity: 0.5 }, encoding: { x, y: { field: 'value', ...y }, ...color } }] : []),
     ],
   } as TopLevelSpec;
 }

@@ -3,6 +3,9 @@ import { Op, Tensor, callTensor, callTensors, expectTensor } from './core';
 import { installMethods, type MethodsOf } from './methods';
 
 const RESHAPE = new Op('aten::reshape');
+
+/** view(2, 3) and view([2, 3]) alike: one array, or the numbers given one by one. */
+const sizes = (args: [number[]] | number[]): number[] => (args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]));
 const VIEW = new Op('aten::view');
 const PERMUTE = new Op('aten::permute');
 const TRANSPOSE = new Op('aten::transpose', 'int');
@@ -106,9 +109,10 @@ function index(self: Tensor, ...indices: Index[]): Tensor {
 }
 
 const shapeOps = {
-  reshape: (self: Tensor, shape: number[]): Tensor => callTensor(RESHAPE, self, shape),
-  view: (self: Tensor, shape: number[]): Tensor => callTensor(VIEW, self, shape),
-  permute: (self: Tensor, dims: number[]): Tensor => callTensor(PERMUTE, self, dims),
+  // A list, or PyTorch's varargs: reshape([2, 3]) or reshape(2, 3).
+  reshape: (self: Tensor, ...shape: [number[]] | number[]): Tensor => callTensor(RESHAPE, self, sizes(shape)),
+  view: (self: Tensor, ...shape: [number[]] | number[]): Tensor => callTensor(VIEW, self, sizes(shape)),
+  permute: (self: Tensor, ...dims: [number[]] | number[]): Tensor => callTensor(PERMUTE, self, sizes(dims)),
   transpose: (self: Tensor, dim0: number, dim1: number): Tensor => callTensor(TRANSPOSE, self, dim0, dim1),
   flatten: (self: Tensor, startDim = 0, endDim = -1): Tensor => callTensor(FLATTEN, self, startDim, endDim),
   squeeze: (self: Tensor, dim?: number): Tensor => (dim === undefined ? callTensor(SQUEEZE, self) : callTensor(SQUEEZE_DIM, self, dim)),

@@ -14,6 +14,12 @@ const positive = () => finite().gt(0);
 const count = () => z.number().int().min(1);
 const fraction = () => finite().min(0).max(1);
 
+/**
+ * oneCycle's floor on the warm-up, in steps: a preset's 5% of a run cut short by --quick or
+ * --train-limit is 1 or 2 steps, which at the preset's peak learning rate diverged to chance.
+ */
+export const MIN_WARMUP_STEPS = 20;
+
 const sgd = z.strictObject({
   name: z.literal('sgd'),
   /** Peak learning rate (the schedule's maximum). */
@@ -36,12 +42,14 @@ const schedule = z.discriminatedUnion('name', [
     name: z.literal('oneCycle'),
     /** Fraction of the steps warming up (the paper: 5%, GLUE 6%). */
     warmupFraction: fraction().default(0.05),
+    /** The warm-up is at least this many steps (at most half the run), so that a short run keeps one. */
+    minWarmupSteps: z.number().int().min(0).default(MIN_WARMUP_STEPS),
     divFactor: positive().default(25),
     finalDivFactor: positive().default(1e4),
     anneal: z.enum(['cos', 'linear']).default('cos'),
   }),
-  z.strictObject({ name: z.literal('cosine'), warmupFraction: fraction().lt(1).default(0), minLr: nonNegative().default(0) }),
-  z.strictObject({ name: z.literal('linear'), warmupFraction: fraction().lt(1).default(0), endLr: nonNegative().default(0) }),
+  z.strictObject({ name: z.literal('cosine'), warmupFraction: fraction().lt(1).default(0), minWarmupSteps: z.number().int().min(0).default(0), minLr: nonNegative().default(0) }),
+  z.strictObject({ name: z.literal('linear'), warmupFraction: fraction().lt(1).default(0), minWarmupSteps: z.number().int().min(0).default(0), endLr: nonNegative().default(0) }),
   z.strictObject({ name: z.literal('step'), everyEpochs: count(), gamma: nonNegative().default(0.1) }),
   z.strictObject({ name: z.literal('constant') }),
 ]);
@@ -65,6 +73,12 @@ export const trainConfigSchema = z
         trainLimit: count().optional(),
         /** Evaluate on the first N test examples only. */
         testLimit: count().optional(),
+        /**
+         * The fraction of the training examples (after trainLimit) held out as the validation set,
+         * which alone chooses the best checkpoint and early stopping; 0: no validation set (the
+         * last model is the one reported). The split is fixed: the same for every seed and method.
+         */
+        valFraction: fraction().lt(1).default(0.1),
         augment: z
           .strictObject({
             /** Random crop after zero padding of this many pixels (CIFAR: 4); 0 off. */
@@ -109,6 +123,27 @@ export const trainConfigSchema = z
     /** Clip the gradient's global norm (after the mSAM gradient, before the optimizer); null off. */
     gradClip: positive().nullable().default(null),
     epochs: count(),
+    /**
+     * Stop after this many steps in all (the schedule is computed for them; epochs is then only
+     * the bound ⌈maxSteps / steps per epoch⌉); null: epochs × steps per epoch.
+     */
+    maxSteps: count().nullable().default(null),
+    /** Evaluate on the validation set every N steps as well as at the end of every epoch; 0: epochs only. */
+    evalEvery: z.number().int().min(0).default(0),
+    /** Stop when the validation metric has not improved for this many evaluations; 0: never. */
+    earlyStopPatience: z.number().int().min(0).default(0),
+    /** Stop the run when this many steps in a row are skipped as non-finite; 0: never. */
+    maxNonFiniteSteps: z.number().int().min(0).default(10),
+    checkpoint: z
+      .strictObject({
+        /** Write checkpoints/last.safetensors every N steps as well as at every evaluation; 0: evaluations only. */
+        saveEvery: z.number().int().min(0).default(0),
+        /** Keep the last k checkpoints (checkpoints/step-<n>.safetensors besides last); 1: last only. */
+        keep: count().default(1),
+      })
+      .prefault({}),
+    /** Start from these weights (a checkpoint or a module's safetensors), with a fresh optimizer and schedule. */
+    initFrom: z.string().min(1).nullable().default(null),
     batchSize: count(),
     /** Drop the last incomplete training batch (default true). */
     dropLast: z.boolean().default(true),
@@ -141,7 +176,8 @@ export const trainConfigSchema = z
       issue(['microBatchSize'], `must be at most batchSize (${c.batchSize}), got ${c.microBatchSize}`);
     }
     if (c.method === 'vanilla' && c.hybrid !== null) issue(['hybrid'], "a hybrid schedule mixes mSAM (or SAM) with vanilla steps: set method 'msam' or 'sam'");
-    if (c.schedule.name === 'step' && c.schedule.everyEpochs > c.epochs) issue(['schedule', 'everyEpochs'], `must be at most epochs (${c.epochs})`);
+    if (c.schedule.name === 'step' && c.schedule.everyEpochs > c.epochs && c.maxSteps === null) issue(['schedule', 'everyEpochs'], `must be at most epochs (${c.epochs})`);
+    if (c.earlyStopPatience > 0 && c.data.valFraction === 0) issue(['earlyStopPatience'], 'early stopping watches the validation set: set data.valFraction (--val-fraction) above 0');
   });
 
 /** A complete, validated configuration (what train() runs). */

@@ -13,8 +13,10 @@ export interface ProgressState {
   /** Running mean training loss of the epoch so far (NaN before the first step). */
   loss: number;
   lr: number;
-  /** The last evaluation's test accuracy in [0, 1], or null before the first. */
-  testAccuracy: number | null;
+  /** The last evaluation's validation accuracy in [0, 1], or null before the first (or without a validation set). */
+  valAccuracy: number | null;
+  /** Steps skipped as non-finite so far in the run. */
+  skippedSteps: number;
   examplesPerSecond: number;
   /** Seconds left, estimated; null when unknown. */
   etaSeconds: number | null;
@@ -37,6 +39,8 @@ export function formatDuration(seconds: number | null): string {
 }
 
 const pct = (a: number | null): string => (a === null ? '–' : `${(100 * a).toFixed(2)}%`);
+/** Skipped (non-finite) steps, shown only when there are any. */
+const skipped = (n: number): string => (n > 0 ? ` (${n} skipped)` : '');
 
 class BarProgress implements Progress {
   readonly #multi: MultiBar;
@@ -45,7 +49,7 @@ class BarProgress implements Progress {
     this.#multi = new MultiBar(
       {
         stream,
-        format: 'epoch {epochText} |{bar}| {percentage}% | loss {lossText} | test acc {accText} | {speedText} ex/s | ETA {etaText}',
+        format: 'epoch {epochText} |{bar}| {percentage}% | loss {lossText}{skippedText} | val acc {accText} | {speedText} ex/s | ETA {etaText}',
         barsize: 24,
         hideCursor: true,
         clearOnComplete: false,
@@ -58,7 +62,8 @@ class BarProgress implements Progress {
     const payload = {
       epochText: `${s.epoch}/${s.epochs}`,
       lossText: Number.isFinite(s.loss) ? s.loss.toFixed(4) : '–',
-      accText: pct(s.testAccuracy),
+      accText: pct(s.valAccuracy),
+      skippedText: skipped(s.skippedSteps),
       speedText: s.examplesPerSecond > 0 ? s.examplesPerSecond.toFixed(0) : '–',
       etaText: formatDuration(s.etaSeconds),
     };
@@ -85,7 +90,7 @@ class PlainProgress implements Progress {
     this.#last = s.step;
     const loss = Number.isFinite(s.loss) ? s.loss.toFixed(4) : '–';
     this.write(
-      `epoch ${s.epoch}/${s.epochs} step ${s.stepInEpoch}/${s.stepsPerEpoch}  loss ${loss}  lr ${s.lr.toPrecision(3)}  ${s.examplesPerSecond.toFixed(0)} ex/s  ETA ${formatDuration(s.etaSeconds)}`,
+      `epoch ${s.epoch}/${s.epochs} step ${s.stepInEpoch}/${s.stepsPerEpoch}  loss ${loss}${skipped(s.skippedSteps)}  lr ${s.lr.toPrecision(3)}  ${s.examplesPerSecond.toFixed(0)} ex/s  ETA ${formatDuration(s.etaSeconds)}`,
     );
   }
   log(line: string): void {

@@ -118,7 +118,15 @@ export function resolveTrainConfig(...layers: ConfigLayer[]): TrainConfig {
     merged = merge(merged, l.values, '', l.source, origin);
   }
   (merged as Record<string, unknown>)['preset'] = name;
-  return validate(merged, origin);
+  const config = validate(merged, origin);
+  // Vanilla updates have no shards: an m given with (or above) method 'vanilla' is a mistake, not
+  // a no-op. An m from below (a preset's, or the flags under an experiment's vanilla cell) is not.
+  const lastSetting = (field: string): number => stack.reduce((found, l, i) => (l.values[field] !== undefined ? i : found), -1);
+  const mAt = lastSetting('m');
+  if (config.method === 'vanilla' && config.m !== undefined && config.m > 1 && mAt > 0 && mAt >= lastSetting('method')) {
+    throw new ConfigError([{ field: 'm', source: sourceOf('m', origin), message: `method 'vanilla' has no shards (it is m = 1), got ${config.m}: use method 'msam' for m > 1` }]);
+  }
+  return config;
 }
 
 /** Validates a complete configuration object (what a checkpoint stores, or a merged one). */

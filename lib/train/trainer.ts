@@ -28,8 +28,13 @@ import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './co
 import { loadData } from './datasets';
 import { Ranks } from './distributed';
 import { buildModel } from './models';
+import { CHECKPOINT_KIND, checkpointFile, keepCheckpoint, loadInitWeights, readTrainExtra, runFiles } from './checkpoints';
+import { writeCurves } from '../report/curves';
+import { MetricsLog, writeAtomically } from './metrics-log';
 import { formatDuration, makeProgress, type Progress } from './progress';
 import { ConfigError, resolveTrainConfig, validate, type ConfigIssue, type ConfigLayer } from './resolve';
+import { splitValidation } from './split';
+import { listenForStop, type StopSignal } from './stop';
 
 /** What train() takes: any fields of the configuration (the rest from the preset it names, or 'fashion-mnist'). */
 export type TrainInput = TrainConfigLayer;
@@ -52,34 +57,57 @@ export interface StepInfo {
 }
 
 export interface EpochMetrics {
-  type: 'epoch';
+  /** 'epoch': at the end of an epoch; 'eval': an evaluation every evalEvery steps. */
+  type: 'epoch' | 'eval';
   epoch: number;
   step: number;
   lr: number;
+  /** Mean training loss of the epoch so far (NaN when every step was skipped). */
   trainLoss: number;
   trainPerturbedLoss: number;
+  /** Steps of the epoch so far skipped as non-finite. */
   skippedSteps: number;
   sharpSteps: number;
-  testLoss: number;
-  testAccuracy: number;
+  /** On the validation set (null without one: data.valFraction 0). */
+  valLoss: number | null;
+  valAccuracy: number | null;
   /** The data set's metric ('accuracy'; GLUE: 'mcc' for CoLA, 'f1' for MRPC and QQP, 'accuracy' for SST-2). */
   metric: MetricName;
-  /** Its value on the test set (the best checkpoint is the best by it). */
-  testMetric: number;
+  /** Its value on the validation set (the best checkpoint is the best by it). */
+  valMetric: number | null;
   best: boolean;
   /** Wall seconds since the run started (over resumes). */
   seconds: number;
   examplesPerSecond: number;
 }
 
+/** An evaluation, as hooks.onEvaluate sees it. */
+export interface EvaluationInfo {
+  split: 'validation' | 'test';
+  /** 'current': during training; at the end, 'last' and 'best' (the best on validation). */
+  model: 'current' | 'last' | 'best';
+  /** Steps done when it ran (for 'best': the step the best model is from). */
+  step: number;
+  loss: number;
+  accuracy: number;
+  metric: number;
+}
+
 export interface TrainHooks {
   /** After every step (awaited; the next batch is already built). */
   onStep?: (info: StepInfo) => void | Promise<void>;
-  /** After every epoch's evaluation and checkpoints. */
+  /** After every evaluation (end of an epoch, every evalEvery steps) and its checkpoints. */
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
+  /** After every evaluation of a model on the validation or the test set. */
+  onEvaluate?: (info: EvaluationInfo) => void;
   /** Aborting stops as SIGINT does: after the current step, with a checkpoint. */
   signal?: AbortSignal;
-  /** SIGINT stops after the current step with a checkpoint (a second SIGINT exits at once). Default true. */
+  /**
+   * SIGINT, SIGTERM and SIGUSR1 stop after the current step with a checkpoint (a second exits at
+   * once). Default true.
+   */
+  handleSignals?: boolean;
+  /** @deprecated the old name of handleSignals. */
   handleSigint?: boolean;
   /** Where progress lines go instead of stderr (makes 'auto' progress plain). */
   log?: (line: string) => void;
@@ -92,21 +120,34 @@ export interface TrainHooks {
 }
 
 export interface TrainResult {
-  /** Final test accuracy in [0, 1] (null when interrupted before the end). */
+  /** The last model's test accuracy in [0, 1] (null when interrupted before the end). */
   testAccuracy: number | null;
   testLoss: number | null;
-  bestTestAccuracy: number | null;
-  bestEpoch: number | null;
-  /** The data set's metric, its final value and its best (accuracy for images; GLUE: the task's). */
+  /** The data set's metric and the last model's value of it on the test set. */
   metric: MetricName;
   testMetric: number | null;
+  /**
+   * The test accuracy, loss and metric of the model chosen on the validation set (best.safetensors);
+   * the last model's without a validation set. What experiments report.
+   */
+  bestTestAccuracy: number | null;
+  bestTestLoss: number | null;
   bestTestMetric: number | null;
+  /** The chosen model's validation values, and where it is from (null without a validation set). */
+  bestValAccuracy: number | null;
+  bestValMetric: number | null;
+  bestEpoch: number | null;
+  bestStep: number | null;
+  /** Examples in the validation split (0 without one). */
+  valExamples: number;
   method: TrainConfig['method'];
   /** Shards per full batch in the mSAM phase (1 for SAM and vanilla). */
   m: number;
   rho: number;
   epochs: number;
   steps: number;
+  /** Steps skipped as non-finite (no update), over the run. */
+  skippedSteps: number;
   /** Wall seconds of training and evaluation, over resumes. */
   seconds: number;
   examplesPerSecond: number;
@@ -115,6 +156,10 @@ export interface TrainResult {
   /** Processes that trained together (1 without a process group). */
   processes: number;
   interrupted: boolean;
+  /** The signal that stopped an interrupted run (null: an AbortSignal, or not interrupted). */
+  signal: StopSignal | null;
+  /** The validation metric stopped improving for earlyStopPatience evaluations. */
+  earlyStopped: boolean;
   /** The run's directory (results.json, metrics.jsonl, checkpoints/). */
   outDir: string;
   /** The last checkpoint written. */
@@ -123,16 +168,7 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-/** Where a run's files go. */
-export const runFiles = (outDir: string) => ({
-  results: path.join(outDir, 'results.json'),
-  metrics: path.join(outDir, 'metrics.jsonl'),
-  checkpoints: path.join(outDir, 'checkpoints'),
-  last: path.join(outDir, 'checkpoints', 'last.safetensors'),
-  best: path.join(outDir, 'checkpoints', 'best.safetensors'),
-});
-
-const CHECKPOINT_KIND = 'msam.train/1';
+export { runFiles, checkpointFile } from './checkpoints';
 
 /** The run's position and running sums: everything besides tensors that a resume restores. */
 interface RunState {
@@ -142,38 +178,42 @@ interface RunState {
   stepInEpoch: number;
   globalStep: number;
   sum: { loss: number; perturbedLoss: number; examples: number; skipped: number; sharp: number };
-  best: { accuracy: number; epoch: number; metric?: number } | null;
-  last: { accuracy: number; loss: number; metric?: number } | null;
+  /** The best evaluation on the validation set so far (what best.safetensors holds). */
+  best: Evaluation | null;
+  /** The last evaluation on the validation set. */
+  last: Evaluation | null;
+  /** Evaluations since the best (early stopping). */
+  sinceBest: number;
+  skippedTotal: number;
+  skippedInARow: number;
   seconds: number;
   examples: number;
   metricsLines: number;
+}
+
+interface Evaluation {
+  epoch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+  metric: number;
 }
 
 const freshSums = (): RunState['sum'] => ({ loss: 0, perturbedLoss: 0, examples: 0, skipped: 0, sharp: 0 });
 
 /**
  * Fields a resumed run may change: they do not affect what is computed (strategy and chunkSize say
- * how a step runs: the same gradient to float tolerance; with dropout, other masks).
+ * how a step runs: the same gradient to float tolerance; with dropout, other masks), or they extend
+ * or budget the run (epochs, maxSteps: the schedule is then computed for the new length).
  */
-const RESUMABLE_CHANGES = new Set(['outDir', 'resume', 'log', 'preset', 'evalBatchSize', 'threads', 'strategy', 'chunkSize']);
+const RESUMABLE_CHANGES = new Set([
+  'outDir', 'resume', 'log', 'preset', 'evalBatchSize', 'threads', 'strategy', 'chunkSize',
+  'epochs', 'maxSteps', 'evalEvery', 'earlyStopPatience', 'maxNonFiniteSteps', 'checkpoint', 'initFrom',
+]);
 
 /** Trains with `config` (fields over the preset it names); see TrainHooks for callbacks. */
 export async function train(config: TrainInput = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   return trainLayers([{ source: 'train() config', values: config }], hooks);
-}
-
-/** A checkpoint file from `resume` (true: <outDir>/checkpoints/last.safetensors; a run directory; a file). */
-export function checkpointFile(resume: string | true, outDir: string | undefined): string {
-  if (resume === true) {
-    if (outDir === undefined) throw new ConfigError([{ field: 'resume', source: null, message: 'resume: true needs outDir (the run to continue), or give resume the checkpoint file or run directory' }]);
-    return runFiles(outDir).last;
-  }
-  if (fs.existsSync(resume) && fs.statSync(resume).isDirectory()) {
-    for (const f of [runFiles(resume).last, path.join(resume, 'last.safetensors')]) if (fs.existsSync(f)) return f;
-    throw new Error(`resume: ${resume} holds no checkpoint (looked for checkpoints/last.safetensors and last.safetensors)`);
-  }
-  if (!fs.existsSync(resume)) throw new Error(`resume: the checkpoint ${resume} does not exist`);
-  return resume;
 }
 
 /** The configuration a training checkpoint was written with. */
@@ -182,20 +222,12 @@ export function checkpointConfig(file: string): TrainConfig {
   return validate(extra.config);
 }
 
-function readTrainExtra(file: string): Record<string, unknown> & { config: unknown } {
-  const side = `${file}.json`;
-  const meta = ((): { extra?: Record<string, unknown> | null } | null => {
-    try {
-      return JSON.parse(fs.readFileSync(side, 'utf8')) as { extra?: Record<string, unknown> | null } | null;
-    } catch (e) {
-      throw new Error(`resume: cannot read ${side}, the metadata of checkpoint ${file} (${(e as Error).message})`);
-    }
-  })();
-  const extra = meta?.extra;
-  if (extra === null || extra === undefined || extra['kind'] !== CHECKPOINT_KIND) {
-    throw new Error(`resume: ${file} is not a checkpoint written by msam.train (no '${CHECKPOINT_KIND}' metadata)`);
+/** Thrown when training stops because every step is non-finite (K in a row). */
+export class NonFiniteLossError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteLossError';
   }
-  return extra as Record<string, unknown> & { config: unknown };
 }
 
 function differences(a: unknown, b: unknown, at = ''): string[] {
@@ -222,19 +254,24 @@ function buildOptimizer(spec: TrainConfig['optimizer'], params: Tensor[]): Optim
   return new AdamW(params, { lr: spec.lr, betas: spec.betas, eps: spec.eps, weightDecay: spec.weightDecay }) as unknown as Optimizer<object>;
 }
 
+/** The steps a run takes: maxSteps when set, else epochs × steps per epoch. */
+export const totalStepsOf = (config: Pick<TrainConfig, 'epochs' | 'maxSteps'>, stepsPerEpoch: number): number => config.maxSteps ?? config.epochs * stepsPerEpoch;
+
 /** The learning rate of each step under `config`'s schedule, peaking at the optimizer's lr. */
-export function buildSchedule(config: TrainConfig, stepsPerEpoch: number): schedules.Schedule {
-  const totalSteps = config.epochs * stepsPerEpoch;
+export function buildSchedule(config: TrainConfig, stepsPerEpoch: number, totalSteps = totalStepsOf(config, stepsPerEpoch)): schedules.Schedule {
   const lr = config.optimizer.lr;
   const s = config.schedule;
-  const warmup = (f: number) => Math.min(totalSteps - 1, Math.round(f * totalSteps));
+  // The warm-up: its fraction of the run, but at least minWarmupSteps (at most half the run).
+  const warmup = (f: number, min: number) => Math.min(totalSteps - 1, Math.max(Math.round(f * totalSteps), Math.min(min, Math.floor(totalSteps / 2))));
   switch (s.name) {
-    case 'oneCycle':
-      return schedules.oneCycle({ maxLr: lr, totalSteps, warmupFraction: s.warmupFraction, divFactor: s.divFactor, finalDivFactor: s.finalDivFactor, anneal: s.anneal });
+    case 'oneCycle': {
+      const warmupFraction = Math.max(s.warmupFraction, Math.min(s.minWarmupSteps, Math.floor(totalSteps / 2)) / totalSteps);
+      return schedules.oneCycle({ maxLr: lr, totalSteps, warmupFraction, divFactor: s.divFactor, finalDivFactor: s.finalDivFactor, anneal: s.anneal });
+    }
     case 'cosine':
-      return schedules.cosine({ baseLr: lr, totalSteps, warmupSteps: warmup(s.warmupFraction), minLr: Math.min(s.minLr, lr) });
+      return schedules.cosine({ baseLr: lr, totalSteps, warmupSteps: warmup(s.warmupFraction, s.minWarmupSteps), minLr: Math.min(s.minLr, lr) });
     case 'linear':
-      return schedules.linear({ baseLr: lr, totalSteps, warmupSteps: warmup(s.warmupFraction), endLr: Math.min(s.endLr, lr) });
+      return schedules.linear({ baseLr: lr, totalSteps, warmupSteps: warmup(s.warmupFraction, s.minWarmupSteps), endLr: Math.min(s.endLr, lr) });
     case 'step':
       return schedules.step({ baseLr: lr, stepSize: s.everyEpochs * stepsPerEpoch, gamma: s.gamma });
     case 'constant':
@@ -294,10 +331,11 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   let config = resolveTrainConfig(...layers);
   let resumeFrom: string | null = null;
   if (config.resume !== false) {
-    resumeFrom = checkpointFile(config.resume, config.outDir);
-    const saved = validate(readTrainExtra(resumeFrom).config);
+    const from = checkpointFile(config.resume, config.outDir);
+    resumeFrom = from;
+    const saved = validate(readTrainExtra(from).config);
     // The checkpoint's configuration is the base; what was given goes over it, and must not change the training.
-    config = resolveTrainConfig({ source: `checkpoint ${resumeFrom}`, values: saved as unknown as Record<string, unknown> }, ...layers);
+    config = resolveTrainConfig({ source: `checkpoint ${from}`, values: saved as unknown as Record<string, unknown> }, ...layers);
     const changed = differences(saved, config);
     if (changed.length > 0) {
       const issues: ConfigIssue[] = changed.map((field) => ({
@@ -311,36 +349,41 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const ranks = new Ranks(hooks.processGroup ?? null);
   if (ranks.distributed) checkDistributed(config, ranks.world);
   const device = rankDevice(resolveDevice(config), ranks);
+  if (config.strategy === 'graph' && device === 'cpu') {
+    throw new ConfigError([{ field: 'strategy', source: null, message: "'graph' replays a captured CUDA graph: it needs a CUDA device, and this run is on the cpu; use 'auto', 'loop' or 'vectorized'" }]);
+  }
   ranks.device = device;
   if (config.threads !== undefined) setNumThreads(config.threads);
   const outDir = config.outDir ?? path.join('runs', `${config.preset ?? 'run'}-${config.method}-${timestamp()}`);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
+    throw new ConfigError([{ field: 'outDir', source: null, message: `${outDir} is a file, not a directory: give a directory for the run's results.json, metrics.jsonl and checkpoints/` }]);
+  }
   config = { ...config, outDir };
   const files = runFiles(outDir);
   const configJson = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
 
-  // ---- data, model, optimizer, schedule ----
+  // ---- data (the validation split held out of the training set), model, optimizer, schedule ----
   const data = loadData(config.data);
-  const trainLoader = new DataLoader(data.train, {
+  const split = splitValidation(data.train, config.data.valFraction, config.data.trainLimit);
+  for (const t of [data.train.inputs, data.train.targets].flat()) t.dispose();
+  const trainLoader = new DataLoader(split.train, {
     batchSize: config.batchSize,
     shuffle: true,
     dropLast: config.dropLast,
     seed: config.seed,
     device,
-    limit: config.data.trainLimit,
     transform: data.mean === undefined ? {} : { mean: data.mean, std: data.std, augment: config.data.augment },
   });
-  const testLoader = new DataLoader(data.test, {
-    batchSize: config.evalBatchSize,
-    shuffle: false,
-    device,
-    limit: config.data.testLimit,
-    transform: { mean: data.mean, std: data.std },
-  });
-  for (const t of [data.train.inputs, data.train.targets, data.test.inputs, data.test.targets].flat()) t.dispose();
+  const evalLoader = (d: typeof data.test, limit?: number) =>
+    new DataLoader(d, { batchSize: config.evalBatchSize, shuffle: false, device, ...(limit !== undefined ? { limit } : {}), transform: { mean: data.mean, std: data.std } });
+  const valLoader = split.val === null ? null : evalLoader(split.val);
+  const testLoader = evalLoader(data.test, config.data.testLimit);
+  for (const t of [split.train, split.val, data.test].flatMap((d) => (d === null ? [] : [d.inputs, d.targets].flat()))) t.dispose();
   if (trainLoader.length === 0) throw new RangeError(`the training set has no batch of ${config.batchSize}`);
 
   manualSeed(config.seed);
   const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
+  if (config.initFrom !== null && resumeFrom === null) loadInitWeights(model, config.initFrom);
   // bf16: autocast (the ops that gain from it in bfloat16, weights and gradients in float32).
   const autocast = config.precision === 'bf16' ? ('bfloat16' as const) : undefined;
   model.to(device);
@@ -348,8 +391,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const params = model.parameters().filter((p) => p.requiresGrad);
   const optimizer = buildOptimizer(config.optimizer, params);
   const stepsPerEpoch = trainLoader.length;
-  const totalSteps = config.epochs * stepsPerEpoch;
-  const lrAt = buildSchedule(config, stepsPerEpoch);
+  const totalSteps = totalStepsOf(config, stepsPerEpoch);
+  const epochs = Math.ceil(totalSteps / stepsPerEpoch);
+  const lrAt = buildSchedule(config, stepsPerEpoch, totalSteps);
   const loss: LossOptions = { loss: 'cross_entropy', labelSmoothing: config.labelSmoothing };
   const shards = shardsOf(config);
   const group = ranks.distributed ? { processGroup: ranks.group as ProcessGroup } : {};
@@ -380,6 +424,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     sum: freshSums(),
     best: null,
     last: null,
+    sinceBest: 0,
+    skippedTotal: 0,
+    skippedInARow: 0,
     seconds: 0,
     examples: 0,
     metricsLines: 0,
@@ -391,7 +438,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       if (ck.optimizer === null) throw new Error(`resume: ${resumeFrom} holds no optimizer state`);
       optimizer.loadStateDict(ck.optimizer as never);
       const extra = ck.extra as { state: RunState; rng: Record<string, Tensor> };
-      state = structuredClone(extra.state);
+      state = fromJsonSafe(extra.state) as RunState;
       for (const [dev, t] of Object.entries(extra.rng)) tidy(() => native.setRngState(dev, t.to('cpu').handle));
     } finally {
       const all: Tensor[] = [];
@@ -402,17 +449,16 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       collect(ck);
       for (const t of all) t.dispose();
     }
-  } else if (ranks.lead) {
-    fs.rmSync(files.metrics, { force: true });
   }
+  if (resumeFrom !== null && ranks.lead && state.best !== null) adoptBest(resumeFrom, files.best, state.best.step);
   // Lines written after the checkpoint (a crash after it) are dropped: the resumed run rewrites them.
-  if (ranks.lead) truncateLines(files.metrics, state.metricsLines);
+  const metricsLog = new MetricsLog(files.metrics, files.csv, ranks.lead, resumeFrom === null ? 0 : state.metricsLines);
   await ranks.syncParameters(model);
 
   // ---- helpers ----
-  const writeMetrics = (line: object) => {
-    fs.appendFileSync(files.metrics, `${JSON.stringify(line)}\n`);
-    state.metricsLines++;
+  const writeMetrics = (line: Record<string, unknown>) => {
+    metricsLog.write(line);
+    state.metricsLines = metricsLog.lines;
   };
   const sessionStart = performance.now();
   const secondsBefore = state.seconds;
@@ -422,36 +468,39 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     tidy(() => {
       const rng: Record<string, Tensor> = { cpu: new Tensor(native.rngState('cpu')) };
       if (device !== 'cpu') rng[device] = new Tensor(native.rngState(device));
-      saveCheckpoint(files.last, { module: model, optimizer: optimizer as unknown as HasOptimizerState, extra: { kind: CHECKPOINT_KIND, config: configJson, state: structuredClone(state), rng } });
+      saveCheckpoint(files.last, { module: model, optimizer: optimizer as unknown as HasOptimizerState, extra: { kind: CHECKPOINT_KIND, config: configJson, state: jsonSafe(state) as Record<string, unknown>, rng } });
     });
+    keepCheckpoint(files, state.globalStep, config.checkpoint.keep);
   };
-  const saveBest = (epoch: number, accuracy: number) =>
-    tidy(() => saveCheckpoint(files.best, { module: model, extra: { kind: 'msam.train.best/1', epoch, testAccuracy: accuracy, config: configJson } }));
+  const saveBest = (best: Evaluation) =>
+    tidy(() => saveCheckpoint(files.best, { module: model, extra: { kind: 'msam.train.best/1', epoch: best.epoch, step: best.step, valAccuracy: best.accuracy, valMetric: best.metric, config: configJson } }));
 
-  // `requested`: asked here (SIGINT, an abort); `stop`: what the loop obeys. With several ranks
-  // they agree after every step and epoch (agree()), so that all stop after the same step.
+  // `requested`: asked here (a signal, an abort, early stopping); `stop`: what the loop obeys. With
+  // several ranks they agree after every step and epoch (agree()), so that all stop after the same step.
   let requested: string | null = hooks.signal?.aborted === true ? 'abort' : null;
   let stop: string | null = ranks.distributed ? null : requested;
+  let stopSignal: StopSignal | null = null;
+  let earlyStopped = false;
   const agree = async () => {
     if (ranks.distributed && (await ranks.agreeStop(requested !== null))) stop ??= requested ?? 'another rank stopped';
   };
   const progress: Progress = makeProgress(ranks.lead ? config.log.progress : 'none', stepsPerEpoch, config.log.everySteps, hooks.log);
-  const onSigint = () => {
-    if (requested !== null) {
-      progress.stop();
-      process.stderr.write('msam: second interrupt: exiting without waiting for the checkpoint\n');
-      process.exit(130);
-    }
-    requested = 'SIGINT';
-    if (!ranks.distributed) stop = requested;
-    progress.log('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)');
-  };
   const onAbort = () => {
     requested ??= 'abort';
     if (!ranks.distributed) stop ??= 'abort';
   };
-  const handleSigint = hooks.handleSigint ?? true;
-  if (handleSigint) process.on('SIGINT', onSigint);
+  const handleSignals = hooks.handleSignals ?? hooks.handleSigint ?? true;
+  const unlisten = handleSignals
+    ? listenForStop(
+        (signal) => {
+          stopSignal = signal;
+          requested ??= signal;
+          if (!ranks.distributed) stop ??= signal;
+          progress.log(`${signal === 'SIGINT' ? 'interrupt' : signal}: stopping after this step and saving a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)`);
+        },
+        () => progress.stop(),
+      )
+    : () => {};
   hooks.signal?.addEventListener('abort', onAbort);
 
   const sessionExamplesStart = state.examples;
@@ -461,7 +510,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     const secs = (performance.now() - sessionStart) / 1000;
     if (done <= 0 || secs <= 0) return null;
     const stepsLeft = totalSteps - state.globalStep;
-    return (stepsLeft * config.batchSize * secs) / done + (config.epochs - state.epoch) * lastEvalSeconds;
+    return (stepsLeft * config.batchSize * secs) / done + (epochs - state.epoch) * lastEvalSeconds;
   };
   const rate = (): number => {
     const secs = (performance.now() - sessionStart) / 1000;
@@ -469,28 +518,111 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   };
   const show = () =>
     progress.update({
-      epoch: Math.min(state.epoch + 1, config.epochs),
-      epochs: config.epochs,
+      epoch: Math.min(state.epoch + 1, epochs),
+      epochs,
       step: state.globalStep,
       totalSteps,
       stepInEpoch: state.stepInEpoch,
       stepsPerEpoch,
       loss: state.sum.examples > 0 ? state.sum.loss / state.sum.examples : lastTrainLoss,
       lr: lrAt(Math.min(state.globalStep, totalSteps - 1)),
-      testAccuracy: state.last?.accuracy ?? null,
+      valAccuracy: state.last?.accuracy ?? null,
+      skippedSteps: state.skippedTotal,
       examplesPerSecond: rate(),
       etaSeconds: eta(),
     });
+  const measure = (loader: DataLoader) => withAutocast(device, autocast ?? null, () => evaluate(model, loader, data.metric));
+
+  /**
+   * Evaluates on the validation set (rank 0; every rank first averages BatchNorm's buffers), keeps
+   * the best model, writes the metrics line and the last checkpoint, and asks to stop early when
+   * the metric has not improved for earlyStopPatience evaluations. The test set is not read here.
+   */
+  const evaluation = async (type: 'epoch' | 'eval') => {
+    await ranks.averageBuffers(model);
+    if (!ranks.lead) return;
+    const e = state.epoch;
+    let val: Evaluation | null = null;
+    let isBest = false;
+    if (valLoader !== null) {
+      const evalStart = performance.now();
+      const r = measure(valLoader);
+      lastEvalSeconds = (performance.now() - evalStart) / 1000;
+      val = { epoch: e + 1, step: state.globalStep, loss: r.loss, accuracy: r.accuracy, metric: r.metric };
+      hooks.onEvaluate?.({ split: 'validation', model: 'current', step: state.globalStep, loss: r.loss, accuracy: r.accuracy, metric: r.metric });
+      // A NaN metric (a diverged model) is never the best; any number beats a NaN best.
+      isBest = !Number.isNaN(val.metric) && (state.best === null || Number.isNaN(state.best.metric) || val.metric > state.best.metric);
+      if (isBest) {
+        state.best = val;
+        state.sinceBest = 0;
+      } else {
+        state.sinceBest++;
+      }
+      state.last = val;
+    }
+    const metrics: EpochMetrics = {
+      type,
+      epoch: e + 1,
+      step: state.globalStep,
+      lr: lrAt(Math.max(0, state.globalStep - 1)),
+      trainLoss: state.sum.examples > 0 ? state.sum.loss / state.sum.examples : Number.NaN,
+      trainPerturbedLoss: state.sum.examples > 0 ? state.sum.perturbedLoss / state.sum.examples : Number.NaN,
+      skippedSteps: state.sum.skipped,
+      sharpSteps: state.sum.sharp,
+      valLoss: val?.loss ?? null,
+      valAccuracy: val?.accuracy ?? null,
+      metric: data.metric,
+      valMetric: val?.metric ?? null,
+      best: isBest,
+      seconds: elapsed(),
+      examplesPerSecond: rate(),
+    };
+    writeMetrics({ ...metrics });
+    lastTrainLoss = metrics.trainLoss;
+    const epochEnd = type === 'epoch' && state.stepInEpoch === stepsPerEpoch;
+    const skippedShare = state.stepInEpoch > 0 ? state.sum.skipped / state.stepInEpoch : 0;
+    if (epochEnd) {
+      state.epoch++;
+      state.stepInEpoch = 0;
+      state.sum = freshSums();
+    }
+    if (isBest && val !== null) saveBest(val);
+    if (config.earlyStopPatience > 0 && state.sinceBest >= config.earlyStopPatience && state.globalStep < totalSteps) {
+      earlyStopped = true;
+      requested ??= 'early stopping';
+      if (!ranks.distributed) stop ??= 'early stopping';
+    }
+    saveLast();
+    const valText =
+      val === null
+        ? 'no validation set'
+        : `val loss ${val.loss.toFixed(4)}, val accuracy ${(100 * val.accuracy).toFixed(2)}%${data.metric === 'accuracy' ? '' : `, val ${METRICS[data.metric].title} ${val.metric.toFixed(4)}`}${isBest ? ' (best)' : ''}`;
+    const skippedText = metrics.skippedSteps > 0 ? `, ${metrics.skippedSteps} skipped step${metrics.skippedSteps === 1 ? '' : 's'}` : '';
+    const where = type === 'epoch' ? `epoch ${e + 1}/${epochs}` : `step ${state.globalStep}/${totalSteps}`;
+    progress.log(`${where}: train loss ${metrics.trainLoss.toFixed(4)}${skippedText}, ${valText}, ${formatDuration(metrics.seconds)} elapsed`);
+    // More than a few percent of an epoch's steps made no update: say so, with the likely cause.
+    if (type === 'epoch' && skippedShare > SKIPPED_WARNING_SHARE) {
+      progress.log(
+        `warning: ${metrics.skippedSteps} of the epoch's ${epochEnd ? stepsPerEpoch : metrics.skippedSteps} steps were skipped (non-finite loss or gradient, no update); the learning rate (peak ${config.optimizer.lr}) may be too high`,
+      );
+    }
+    if (earlyStopped) progress.log(`early stopping: the validation ${METRICS[data.metric].title} has not improved for ${state.sinceBest} evaluations (best at step ${state.best?.step})`);
+    show();
+    await hooks.onEpoch?.(metrics);
+  };
 
   let lastTrainLoss = Number.NaN; // shown between epochs
   let interrupted = false;
+  let lastTest: Evaluation | null = null;
+  let bestTest: Evaluation | null = null;
   try {
     show();
     await agree();
-    while (state.epoch < config.epochs && stop === null) {
+    while (state.globalStep < totalSteps && stop === null) {
       const e = state.epoch;
+      const endOfEpoch = () => state.stepInEpoch >= stepsPerEpoch || state.globalStep >= totalSteps;
       // ---- the steps: batch k + 1 is built while step k runs on the worker thread ----
-      let next: Batch | null = state.stepInEpoch < stepsPerEpoch ? trainLoader.batch(e, state.stepInEpoch) : null;
+      let next: Batch | null = !endOfEpoch() ? trainLoader.batch(e, state.stepInEpoch) : null;
       try {
         while (next !== null) {
           const batch: Batch = next;
@@ -516,7 +648,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
                 });
           let buildError: unknown = null;
           try {
-            if (state.stepInEpoch + 1 < stepsPerEpoch) next = trainLoader.batch(e, state.stepInEpoch + 1);
+            if (state.stepInEpoch + 1 < stepsPerEpoch && state.globalStep + 1 < totalSteps) next = trainLoader.batch(e, state.stepInEpoch + 1);
           } catch (err) {
             buildError = err;
           }
@@ -532,11 +664,14 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
             state.sum.loss += stats.loss * B;
             state.sum.perturbedLoss += stats.perturbedLoss * B;
             state.sum.examples += B;
+            state.skippedInARow = 0;
           } else {
             state.sum.skipped++;
+            state.skippedTotal++;
+            state.skippedInARow++;
           }
           if (phase === 'sharp') state.sum.sharp++;
-          if (ranks.lead && config.log.everySteps > 0 && state.globalStep % config.log.everySteps === 0) {
+          if (config.log.everySteps > 0 && state.globalStep % config.log.everySteps === 0) {
             writeMetrics({
               type: 'step',
               epoch: e + 1,
@@ -549,20 +684,19 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
               gradNorm: stats.gradNorm,
               skipped: stats.skipped,
               seconds: elapsed(),
+              examplesPerSecond: rate(),
             });
           }
           show();
-          await hooks.onStep?.({
-            epoch: e + 1,
-            step: state.globalStep,
-            stepInEpoch: state.stepInEpoch,
-            stepsPerEpoch,
-            totalSteps,
-            lr,
-            phase,
-            stats,
-            batchSize: B,
-          });
+          await hooks.onStep?.({ epoch: e + 1, step: state.globalStep, stepInEpoch: state.stepInEpoch, stepsPerEpoch, totalSteps, lr, phase, stats, batchSize: B });
+          if (config.maxNonFiniteSteps > 0 && state.skippedInARow >= config.maxNonFiniteSteps) {
+            throw new NonFiniteLossError(
+              `the loss is non-finite in ${state.skippedInARow} consecutive steps (the last at step ${state.globalStep}, learning rate ${lr.toPrecision(3)}; ${stats.skipReason ?? 'skipped'}) — the learning rate may be too high; the run stops (maxNonFiniteSteps ${config.maxNonFiniteSteps}, --max-non-finite-steps)`,
+            );
+          }
+          // Every evalEvery steps an evaluation, every saveEvery a checkpoint (the epoch's end has its own).
+          if (!endOfEpoch() && config.evalEvery > 0 && state.globalStep % config.evalEvery === 0) await evaluation('eval');
+          else if (!endOfEpoch() && ranks.lead && config.checkpoint.saveEvery > 0 && state.globalStep % config.checkpoint.saveEvery === 0) saveLast();
           await agree();
           if (stop !== null) break;
         }
@@ -571,96 +705,122 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       }
       if (stop !== null) break;
 
-      // ---- the end of an epoch: evaluate, log, checkpoint (rank 0; the others go on to the next epoch) ----
-      await ranks.averageBuffers(model);
-      if (!ranks.lead) {
+      // ---- the end of an epoch (or of the step budget): evaluate, log, checkpoint ----
+      await evaluation('epoch');
+      if (!ranks.lead && state.stepInEpoch === stepsPerEpoch) {
         state.epoch++;
         state.stepInEpoch = 0;
         state.sum = freshSums();
-        await agree();
-        continue;
       }
-      const evalStart = performance.now();
-      const { loss: testLoss, accuracy: testAccuracy, metric: testMetric } = withAutocast(device, autocast ?? null, () => evaluate(model, testLoader, data.metric));
-      lastEvalSeconds = (performance.now() - evalStart) / 1000;
-      const isBest = state.best === null || testMetric > (state.best.metric ?? state.best.accuracy);
-      if (isBest) state.best = { accuracy: testAccuracy, epoch: e + 1, metric: testMetric };
-      state.last = { accuracy: testAccuracy, loss: testLoss, metric: testMetric };
-      const metrics: EpochMetrics = {
-        type: 'epoch',
-        epoch: e + 1,
-        step: state.globalStep,
-        lr: lrAt(state.globalStep - 1),
-        trainLoss: state.sum.examples > 0 ? state.sum.loss / state.sum.examples : Number.NaN,
-        trainPerturbedLoss: state.sum.examples > 0 ? state.sum.perturbedLoss / state.sum.examples : Number.NaN,
-        skippedSteps: state.sum.skipped,
-        sharpSteps: state.sum.sharp,
-        testLoss,
-        testAccuracy,
-        metric: data.metric,
-        testMetric,
-        best: isBest,
-        seconds: elapsed(),
-        examplesPerSecond: rate(),
-      };
-      writeMetrics(metrics);
-      lastTrainLoss = metrics.trainLoss;
-      state.epoch++;
-      state.stepInEpoch = 0;
-      state.sum = freshSums();
-      if (isBest) saveBest(e + 1, testAccuracy);
-      saveLast();
-      progress.log(
-        `epoch ${e + 1}/${config.epochs}: train loss ${metrics.trainLoss.toFixed(4)}, test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%${data.metric === 'accuracy' ? '' : `, test ${METRICS[data.metric].title} ${testMetric.toFixed(4)}`}${isBest ? ' (best)' : ''}, ${formatDuration(metrics.seconds)} elapsed`,
-      );
-      show();
-      await hooks.onEpoch?.(metrics);
       await agree();
     }
-    if (stop !== null && state.epoch < config.epochs) {
+    if (stop !== null && !earlyStopped && state.globalStep < totalSteps) {
       interrupted = true;
       await ranks.averageBuffers(model);
       if (ranks.lead) saveLast();
       progress.log(`stopped (${stop}) at epoch ${state.epoch + 1}, step ${state.stepInEpoch}/${stepsPerEpoch}: checkpoint ${files.last}`);
     }
+    // ---- the test set, once, at the end: the last model, and the best on validation ----
+    if (!interrupted && ranks.lead) {
+      const test = (which: 'last' | 'best', step: number, epoch: number): Evaluation => {
+        const r = measure(testLoader);
+        hooks.onEvaluate?.({ split: 'test', model: which, step, loss: r.loss, accuracy: r.accuracy, metric: r.metric });
+        writeMetrics({ type: 'test', model: which, epoch, step, testLoss: r.loss, testAccuracy: r.accuracy, metric: data.metric, testMetric: r.metric });
+        return { epoch, step, loss: r.loss, accuracy: r.accuracy, metric: r.metric };
+      };
+      lastTest = test('last', state.globalStep, state.stepInEpoch === 0 ? state.epoch : state.epoch + 1);
+      const best = state.best;
+      if (best === null || best.step === state.globalStep) bestTest = lastTest;
+      else {
+        loadInitWeights(model, files.best);
+        bestTest = test('best', best.step, best.epoch);
+      }
+    }
   } finally {
     progress.stop();
-    if (handleSigint) process.off('SIGINT', onSigint);
+    unlisten();
     hooks.signal?.removeEventListener('abort', onAbort);
   }
 
   const v = version();
   const seconds = interrupted ? state.seconds : elapsed();
   const result: TrainResult = {
-    testAccuracy: interrupted ? null : (state.last?.accuracy ?? null),
-    testLoss: interrupted ? null : (state.last?.loss ?? null),
-    bestTestAccuracy: state.best?.accuracy ?? null,
-    bestEpoch: state.best?.epoch ?? null,
+    testAccuracy: lastTest?.accuracy ?? null,
+    testLoss: lastTest?.loss ?? null,
     metric: data.metric,
-    testMetric: interrupted ? null : (state.last?.metric ?? state.last?.accuracy ?? null),
-    bestTestMetric: state.best === null ? null : (state.best.metric ?? state.best.accuracy),
+    testMetric: lastTest?.metric ?? null,
+    bestTestAccuracy: bestTest?.accuracy ?? null,
+    bestTestLoss: bestTest?.loss ?? null,
+    bestTestMetric: bestTest?.metric ?? null,
+    bestValAccuracy: state.best?.accuracy ?? null,
+    bestValMetric: state.best?.metric ?? null,
+    bestEpoch: state.best?.epoch ?? null,
+    bestStep: state.best?.step ?? null,
+    valExamples: valLoader?.size ?? 0,
     method: config.method,
     m: shards,
     rho: config.method === 'vanilla' ? 0 : config.rho,
-    epochs: config.epochs,
+    epochs,
     steps: state.globalStep,
+    skippedSteps: state.skippedTotal,
     seconds,
     examplesPerSecond: seconds > 0 ? state.examples / seconds : 0,
     device,
     threads: getNumThreads(),
     processes: ranks.world,
     interrupted,
+    signal: interrupted ? stopSignal : null,
+    earlyStopped,
     outDir,
     checkpoint: fs.existsSync(files.last) ? files.last : null,
     versions: { msam: v.msam, libtorch: v.libtorch, cuda: v.cuda },
     config,
   };
-  if (!interrupted && ranks.lead) fs.writeFileSync(files.results, `${JSON.stringify(result, null, 2)}\n`);
+  if (!interrupted && ranks.lead) {
+    writeAtomically(files.results, `${JSON.stringify(result, null, 2)}\n`);
+    await writeCurves(files.metrics, files.curves, `${config.preset ?? 'run'}: ${config.method}${config.method === 'msam' ? ` (m = ${shards})` : ''}, seed ${config.seed}`);
+  }
   trainLoader.dispose();
+  valLoader?.dispose();
   testLoader.dispose();
   optimizer.dispose();
   return result;
 }
+
+/**
+ * A run resumed into another directory takes its best model along: best.safetensors beside the
+ * checkpoint (or in its run's checkpoints/) is copied into this run's. Without it the end could
+ * not test the model chosen on validation, so that is an error before any step.
+ */
+function adoptBest(resumeFrom: string, best: string, step: number): void {
+  if (fs.existsSync(best)) return;
+  const from = [path.join(path.dirname(resumeFrom), 'best.safetensors'), path.join(path.dirname(resumeFrom), 'checkpoints', 'best.safetensors')].find((f) => fs.existsSync(f));
+  if (from === undefined) throw new Error(`resume: the best model on validation (step ${step}) is not in ${path.dirname(resumeFrom)}: put its best.safetensors beside ${path.basename(resumeFrom)}`);
+  const tmp = `${best}.tmp`;
+  fs.copyFileSync(from, tmp);
+  fs.renameSync(tmp, best);
+}
+
+/** The run state with NaN and ±Infinity (a diverged loss) as strings, which JSON can hold. */
+function jsonSafe(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
+  return v;
+}
+
+function fromJsonSafe(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(fromJsonSafe);
+  if (v !== null && typeof v === 'object') {
+    const n = (v as { $number?: unknown }).$number;
+    if (typeof n === 'string') return Number(n);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromJsonSafe(x)]));
+  }
+  return v;
+}
+
+/** A warning when more than this share of an epoch's steps were skipped as non-finite. */
+const SKIPPED_WARNING_SHARE = 0.05;
 
 /** What several processes cannot run: SAM's one shard, or a batch with fewer shards than processes. */
 function checkDistributed(config: TrainConfig, world: number): void {
@@ -697,10 +857,4 @@ function pick(value: unknown, field: string): unknown {
   return v;
 }
 
-/** Keeps the first `lines` lines of `file` (when it exists). */
-function truncateLines(file: string, lines: number): void {
-  if (!fs.existsSync(file)) return;
-  const text = fs.readFileSync(file, 'utf8');
-  const kept = text.split('\n').slice(0, lines);
-  fs.writeFileSync(file, kept.length > 0 && lines > 0 ? `${kept.join('\n')}\n` : '');
-}
+

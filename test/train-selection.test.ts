@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { deterministic, readLines, tensorsOf } from './helpers/run-files';
 import { buildSchedule, resolveTrainConfig, type EvaluationInfo, type StepInfo, type TrainInput } from '../lib/train';
 import { idx, writeSyntheticMnist } from './helpers/synthetic-mnist';
 
@@ -41,23 +42,6 @@ const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
   ...extra,
 });
 
-const readLines = (file: string) =>
-  fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-const deterministic = (lines: Record<string, unknown>[]) => lines.map(({ seconds: _s, examplesPerSecond: _e, ...rest }) => rest);
-function tensorsOf(file: string): Record<string, string> {
-  const { tensors } = msam.load(file);
-  const out: Record<string, string> = {};
-  for (const [k, t] of Object.entries(tensors)) {
-    const d = t.data();
-    out[k] = Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
-    t.dispose();
-  }
-  return out;
-}
 
 describe('validation: the best model and early stopping never read the test set', () => {
   it('the test set is evaluated once, at the end; another test set changes no choice', async () => {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { deterministic, readLines, tensorsOf } from './helpers/run-files';
 import { PREEMPTED_EXIT_CODE } from '../lib/train';
 import { writeSyntheticMnist } from './helpers/synthetic-mnist';
 
@@ -42,23 +43,7 @@ function cli(args: string[], signal?: { name: NodeJS.Signals; when: RegExp }): P
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
-const lines = (file: string) =>
-  fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .map(({ seconds: _s, examplesPerSecond: _e, ...rest }) => rest);
-function tensorsOf(file: string): Record<string, string> {
-  const { tensors } = msam.load(file);
-  const out: Record<string, string> = {};
-  for (const [k, t] of Object.entries(tensors)) {
-    const d = t.data();
-    out[k] = Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
-    t.dispose();
-  }
-  return out;
-}
+const lines = (file: string) => deterministic(readLines(file));
 const stateOf = (dir: string) =>
   (msam.loadCheckpoint(path.join(dir, 'checkpoints', 'last.safetensors')).extra as { state: { epoch: number; stepInEpoch: number; globalStep: number } }).state;
 

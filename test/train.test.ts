@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
+import { deterministic, readLines, tensorsOf } from './helpers/run-files';
 import { trainLayersFromOptions } from '../lib/train/flags';
 import { writeSyntheticMnist } from './helpers/synthetic-mnist';
 import { buildModel, phaseAt, shardsOf, PRESET_NAMES, resolveTrainConfig, ConfigError, checkpointConfig, type StepInfo, type TrainInput } from '../lib/train';
@@ -38,26 +39,6 @@ const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
   ...extra,
 });
 
-const readLines = (file: string) =>
-  fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-/** Metrics without the wall-clock fields. */
-const deterministic = (lines: Record<string, unknown>[]) => lines.map(({ seconds: _s, examplesPerSecond: _e, ...rest }) => rest);
-
-/** The tensors of a checkpoint file, as bytes by name. */
-function tensorsOf(file: string): Record<string, string> {
-  const { tensors } = msam.load(file);
-  const out: Record<string, string> = {};
-  for (const [k, t] of Object.entries(tensors)) {
-    const d = t.data();
-    out[k] = `${t.dtype}[${t.shape.join(',')}]:${Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64')}`;
-    t.dispose();
-  }
-  return out;
-}
 
 describe('configuration', () => {
   it('every preset validates', () => {

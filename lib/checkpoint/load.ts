@@ -46,13 +46,7 @@ export function load(file: string, opts: LoadOptions = {}): Loaded {
   }
   const made: [string, Tensor][] = [];
   try {
-    const size = fs.fstatSync(fd).size;
-    const prefix = Buffer.alloc(8);
-    if (size >= 8) readExactly(fd, prefix, 0);
-    const n = headerLength(prefix, size);
-    const json = Buffer.alloc(n);
-    readExactly(fd, json, 8);
-    const { entries, metadata: header } = parseHeader(json, size - 8 - n);
+    const { entries, metadata: header, n } = readHeader(fd);
 
     // The sidecar before the tensors: a bad one fails fast, before allocating anything.
     const marker = header?.[MARKER_KEY];
@@ -84,6 +78,17 @@ export function load(file: string, opts: LoadOptions = {}): Loaded {
   }
 }
 
+/** The 8-byte length, then the JSON header, parsed: what load() and loadMetadata() both read first. */
+function readHeader(fd: number): ReturnType<typeof parseHeader> & { n: number } {
+  const size = fs.fstatSync(fd).size;
+  const prefix = Buffer.alloc(8);
+  if (size >= 8) readExactly(fd, prefix, 0);
+  const n = headerLength(prefix, size);
+  const json = Buffer.alloc(n);
+  readExactly(fd, json, 8);
+  return { ...parseHeader(json, size - 8 - n), n };
+}
+
 /**
  * The metadata of a file that load() would return, without reading its tensors (the header, and
  * the sidecar or the header's embedded copy of it).
@@ -96,13 +101,7 @@ export function loadMetadata(file: string): Record<string, unknown> | null {
     throw fail('load', file, `cannot open the file (${describe(e)})`, e);
   }
   try {
-    const size = fs.fstatSync(fd).size;
-    const prefix = Buffer.alloc(8);
-    if (size >= 8) readExactly(fd, prefix, 0);
-    const n = headerLength(prefix, size);
-    const json = Buffer.alloc(n);
-    readExactly(fd, json, 8);
-    const { metadata: header } = parseHeader(json, size - 8 - n);
+    const { metadata: header } = readHeader(fd);
     return readSidecar(file, header?.[MARKER_KEY], header?.[EMBEDDED_KEY]);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;

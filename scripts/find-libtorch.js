@@ -146,8 +146,10 @@ function cudaPaths(found) {
       break;
     }
   }
-  // cuda_runtime.h includes crt/host_config.h: on PyPI that is nvidia-cuda-crt (cuda-toolkit[crt]).
-  return { includes, hasRuntimeHeaders: has('cuda_runtime_api.h') && has(path.join('crt', 'host_config.h')), hasNccl: has('nccl.h'), cudart };
+  // cuda_runtime.h includes crt/host_config.h (PyPI: nvidia-cuda-crt), cuda_fp16.h includes
+  // <nv/target> (CCCL; PyPI: nvidia-cuda-cccl, a dependency of some torch versions, not of others).
+  const runtime = ['cuda_runtime_api.h', path.join('crt', 'host_config.h'), path.join('nv', 'target')];
+  return { includes, missingHeaders: runtime.filter((f) => !has(f)), hasNccl: has('nccl.h'), cudart };
 }
 
 /**
@@ -169,10 +171,10 @@ function find() {
   const abi = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config);
   // Gloo's headers (msam.distributed on the CPU) are found on the default path (Debian: libgloo-dev).
   const cudaFound = cuda ? cudaPaths(found) : null;
-  if (cudaFound && !cudaFound.hasRuntimeHeaders) {
+  if (cudaFound && cudaFound.missingHeaders.length > 0) {
     throw new Error(
-      `${found.libdir} is a CUDA libtorch, but CUDA's runtime headers (cuda_runtime_api.h, crt/host_config.h) are neither beside it ` +
-        "(PyPI's nvidia-* packages) nor in CUDA_HOME or /usr/local/cuda: `pip install 'cuda-toolkit[crt]'` into torch's environment " +
+      `${found.libdir} is a CUDA libtorch, but CUDA's headers ${cudaFound.missingHeaders.join(', ')} are neither beside it ` +
+        "(PyPI's nvidia-* packages) nor in CUDA_HOME or /usr/local/cuda: `pip install 'cuda-toolkit[crt,cccl]'` into torch's environment " +
         '(scripts/setup.sh --cuda does), or set CUDA_HOME to a CUDA toolkit',
     );
   }

@@ -19,10 +19,10 @@ venv=".venv-torch$version"
 wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
 mkdir -p "$wheels"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-packages=("torch==$version" 'cuda-toolkit[crt]')
+packages=("torch==$version" 'cuda-toolkit[crt,cccl]')
 if ! "$venv/bin/python" - "$version" <<'PY' 2>/dev/null; then
 import importlib.metadata as m, sys
-assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt')
+assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt') and m.version('nvidia-cuda-cccl')
 PY
   "$venv/bin/python" -m pip download --quiet --dest "$wheels" "${packages[@]}"
   "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" "${packages[@]}"

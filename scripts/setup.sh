@@ -58,11 +58,11 @@ fi
 if [ "$cuda" = 1 ]; then
   wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
   mkdir -p "$wheels"
-  packages=("torch==$torch_version" "torchvision==$torchvision_version" 'cuda-toolkit[crt]')
+  packages=("torch==$torch_version" "torchvision==$torchvision_version" 'cuda-toolkit[crt,cccl]')
   [ -x .venv/bin/python ] || python3 -m venv .venv
   if ! .venv/bin/python - "$torch_version" <<'PY' 2>/dev/null; then
 import importlib.metadata as m, sys
-assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt')
+assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt') and m.version('nvidia-cuda-cccl')
 PY
     echo "msam setup: torch $torch_version with CUDA into .venv (wheels cached in $wheels)"
     # Download what the cache lacks (pip skips files already there), then install from the cache alone.

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
-import { deterministic, readLines, tensorsOf } from './helpers/run-files';
+import { deterministic, readLines, tensorsOf, tinyRun } from './helpers/run-files';
 import { buildSchedule, resolveTrainConfig, type EvaluationInfo, type StepInfo, type TrainInput } from '../lib/train';
 import { idx, writeSyntheticMnist } from './helpers/synthetic-mnist';
 
@@ -24,23 +24,7 @@ beforeAll(() => {
   fs.writeFileSync(path.join(otherTestDir, 't10k-labels-idx1-ubyte'), idx([labels.length], labels.map((l) => (l + 1) % 10)));
 });
 
-const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
-  data: { name: 'mnist', dir: dataDir },
-  model: { name: 'smallCnn', options: { width: 4 } },
-  method: 'msam',
-  m: 4,
-  rho: 0.05,
-  optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
-  schedule: { name: 'oneCycle', warmupFraction: 0.1 },
-  labelSmoothing: 0.1,
-  epochs: 2,
-  batchSize: 32,
-  seed: 5,
-  device: 'cpu',
-  outDir,
-  log: { progress: 'none' },
-  ...extra,
-});
+const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => tinyRun(dataDir, outDir, extra);
 
 
 describe('validation: the best model and early stopping never read the test set', () => {

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
-import { deterministic, readLines, tensorsOf } from './helpers/run-files';
+import { deterministic, readLines, tensorsOf, tinyRun } from './helpers/run-files';
 import { trainLayersFromOptions } from '../lib/train/flags';
 import { writeSyntheticMnist } from './helpers/synthetic-mnist';
 import { buildModel, phaseAt, shardsOf, PRESET_NAMES, resolveTrainConfig, ConfigError, checkpointConfig, type StepInfo, type TrainInput } from '../lib/train';
@@ -20,25 +20,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // 360 training examples: 36 held out for validation (data.valFraction 0.1), 324 train in 10 steps of 32.
 beforeAll(() => writeSyntheticMnist(dataDir, 360, 200));
 
-/** A tiny run: 10 steps of 32 per epoch (36 examples for validation), msam.models.smallCnn with 4 and 8 channels, mSAM m = 4. */
-const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => ({
-  data: { name: 'mnist', dir: dataDir },
-  model: { name: 'smallCnn', options: { width: 4 } },
-  method: 'msam',
-  m: 4,
-  rho: 0.05,
-  optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
-  schedule: { name: 'oneCycle', warmupFraction: 0.1 },
-  labelSmoothing: 0.1,
-  epochs: 2,
-  batchSize: 32,
-  seed: 5,
-  device: 'cpu',
-  outDir,
-  log: { progress: 'none', everySteps: 3 },
-  ...extra,
-});
-
+const tiny = (outDir: string, extra: TrainInput = {}): TrainInput => tinyRun(dataDir, outDir, extra);
 
 describe('configuration', () => {
   it('every preset validates', () => {

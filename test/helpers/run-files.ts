@@ -1,6 +1,30 @@
-// Reading what a training run wrote, for the trainer's tests: metrics lines, and checkpoints as bytes.
+// The trainer's tests' tiny run, and reading what a run wrote: metrics lines, and checkpoints as bytes.
 import * as fs from 'node:fs';
 import * as msam from '../../lib';
+import type { TrainInput } from '../../lib/train';
+
+/**
+ * A tiny run on a synthetic MNIST-format set in `dataDir`: msam.models.smallCnn with 4 and 8
+ * channels, mSAM m = 4, 2 epochs of batches of 32 (360 examples: 36 held out for validation,
+ * 324 train in 10 steps), a metrics line every 3 steps.
+ */
+export const tinyRun = (dataDir: string, outDir: string, extra: TrainInput = {}): TrainInput => ({
+  data: { name: 'mnist', dir: dataDir },
+  model: { name: 'smallCnn', options: { width: 4 } },
+  method: 'msam',
+  m: 4,
+  rho: 0.05,
+  optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  schedule: { name: 'oneCycle', warmupFraction: 0.1 },
+  labelSmoothing: 0.1,
+  epochs: 2,
+  batchSize: 32,
+  seed: 5,
+  device: 'cpu',
+  outDir,
+  log: { progress: 'none', everySteps: 3 },
+  ...extra,
+});
 
 /** The JSON lines of a metrics.jsonl. */
 export const readLines = (file: string): Record<string, unknown>[] =>

@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../lib/native';
 import { version } from '../lib/runtime';
 
 /** The reference Python for this process's libtorch, or why there is none. */
@@ -41,9 +42,8 @@ export function referencePython(modules: string[] = ['torch']): ReferencePython 
   const hit = cache.get(key);
   if (hit) return hit;
   const want = majorMinor(version().libtorch);
-  const venv = path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
-  const venvHere = path.join(__dirname, '..', '.venv', 'bin', 'python'); // run by ts-node/vitest from bench/
-  const candidates = [process.env['MSAM_PYTHON'], process.env['MSAM_TEST_PYTHON'], venvHere, venv, 'python3', '/usr/bin/python3'].filter(
+  const venv = path.join(packageRoot(), '.venv', 'bin', 'python');
+  const candidates = [process.env['MSAM_PYTHON'], process.env['MSAM_TEST_PYTHON'], venv, 'python3', '/usr/bin/python3'].filter(
     (p, i, all): p is string => typeof p === 'string' && p.length > 0 && all.indexOf(p) === i && (!p.includes('/') || fs.existsSync(p)),
   );
   const seen: string[] = [];

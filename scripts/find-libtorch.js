@@ -149,7 +149,7 @@ function cudaPaths(found) {
   // cuda_runtime.h includes crt/host_config.h (PyPI: nvidia-cuda-crt), cuda_fp16.h includes
   // <nv/target> (CCCL; PyPI: nvidia-cuda-cccl, a dependency of some torch versions, not of others).
   const runtime = ['cuda_runtime_api.h', path.join('crt', 'host_config.h'), path.join('nv', 'target')];
-  return { includes, missingHeaders: runtime.filter((f) => !has(f)), hasNccl: has('nccl.h'), cudart };
+  return { includes, missingHeaders: runtime.filter((f) => !has(f)), cudart };
 }
 
 /**
@@ -191,7 +191,6 @@ function find() {
     // PyTorch ≥ 2.7 builds only with the C++11 ABI (GCC's default) and no longer writes the flag.
     cxx11Abi: abi ? Number(abi[1]) : 1,
     cxxStandard: cxxStandard(include),
-    nccl: Boolean(cudaFound && cudaFound.hasNccl),
     includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(cudaFound ? cudaFound.includes : [])],
     libs: ['-ltorch', '-ltorch_cpu', '-lc10', ...cudaLibs],
     // A source build's RUNPATH: libtorch's folder, and cudart's (msam needs libcudart.so.N itself; the

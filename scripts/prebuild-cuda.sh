@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release script: a CUDA prebuild for one PyTorch version from PyPI, made on any Linux x64 machine
-# (no GPU, no CUDA toolkit: the wheels carry libtorch, cudart and, with cuda-toolkit[crt], every
-# header msam includes). Outside CI, which builds only the CUDA prebuild of the torch setup.sh --cuda
+# (no GPU, no CUDA toolkit: the wheels carry libtorch, cudart and, with cuda-toolkit[crt,cccl], every
+# header msam includes; scripts/torch-venv.sh). Outside CI, which builds only the CUDA prebuild of the torch setup.sh --cuda
 # installs. The default is PyTorch 2.11.0 (CUDA 13.0), the GPU machine's version.
 #   bash scripts/prebuild-cuda.sh            # torch 2.11.0
 #   bash scripts/prebuild-cuda.sh 2.12.1     # another version
@@ -16,17 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 version="${1:-2.11.0}"
 venv=".venv-torch$version"
-wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
-mkdir -p "$wheels"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-packages=("torch==$version" 'cuda-toolkit[crt,cccl]')
-if ! "$venv/bin/python" - "$version" <<'PY' 2>/dev/null; then
-import importlib.metadata as m, sys
-assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt') and m.version('nvidia-cuda-cccl')
-PY
-  "$venv/bin/python" -m pip download --quiet --dest "$wheels" "${packages[@]}"
-  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" "${packages[@]}"
-fi
+bash scripts/torch-venv.sh "$venv" "$version"
 
 export PYTHON="$PWD/$venv/bin/python"
 lt_json=$(node scripts/find-libtorch.js --json)

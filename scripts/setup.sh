@@ -9,9 +9,9 @@
 # built against that libtorch, the TypeScript build and the prebuild for that libtorch.
 #
 # --cuda installs torch==$MSAM_TORCH_VERSION (default below) with its nvidia-* packages, torchvision
-# (the tests' reference) and nvidia-cuda-crt (the one CUDA header folder torch's wheels lack) into
-# .venv. The wheels (about 3.5 GB) are kept in $MSAM_WHEELS (default ~/.cache/msam/wheels), so a
-# second setup on the same machine downloads nothing. scripts/find-libtorch.js then finds .venv's
+# (the tests' reference) and the CUDA headers torch's wheels lack into .venv (scripts/torch-venv.sh;
+# the wheels, about 3 GB, are kept in $MSAM_WHEELS, so a second setup on the same machine downloads
+# nothing). scripts/find-libtorch.js then finds .venv's
 # torch before the system's, so the build, the tests and `msam` use it; LIBTORCH=system goes back.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,19 +56,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "$cuda" = 1 ]; then
-  wheels="${MSAM_WHEELS:-$HOME/.cache/msam/wheels}"
-  mkdir -p "$wheels"
-  packages=("torch==$torch_version" "torchvision==$torchvision_version" 'cuda-toolkit[crt,cccl]')
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  if ! .venv/bin/python - "$torch_version" <<'PY' 2>/dev/null; then
-import importlib.metadata as m, sys
-assert m.version('torch') == sys.argv[1] and m.version('nvidia-cuda-crt') and m.version('nvidia-cuda-cccl')
-PY
-    echo "msam setup: torch $torch_version with CUDA into .venv (wheels cached in $wheels)"
-    # Download what the cache lacks (pip skips files already there), then install from the cache alone.
-    .venv/bin/python -m pip download --quiet --dest "$wheels" "${packages[@]}"
-    .venv/bin/python -m pip install --quiet --no-index --find-links "$wheels" "${packages[@]}"
-  fi
+  bash scripts/torch-venv.sh .venv "$torch_version" "torchvision==$torchvision_version"
 fi
 
 # The build folder belongs to one libtorch: configured for another one, it starts again.

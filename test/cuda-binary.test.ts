@@ -15,10 +15,9 @@ const scripts = prebuildScripts(root);
 
 interface CudaBinary {
   file: string;
-  /** The folder its libtorch is in: the build's, or the discovered one for a prebuild. */
-  libdir: string;
-  /** Libraries to load first (a prebuild has no RUNPATH). */
-  preload: string[];
+  /** A prebuild's manifest and the libtorch it is loaded against (its libraries are loaded first, as
+   * lib/native.ts does: a prebuild has no RUNPATH); null for the build, which has one. */
+  preload: { manifest: object; libtorch: { libdir: string } } | null;
 }
 
 function cudaBinaries(): CudaBinary[] {
@@ -27,7 +26,7 @@ function cudaBinaries(): CudaBinary[] {
   const binary = path.join(root, 'build', 'Release', 'msam.node');
   if (fs.existsSync(built) && fs.existsSync(binary)) {
     const lt = JSON.parse(fs.readFileSync(built, 'utf8')) as { cuda: boolean; libdir: string };
-    if (lt.cuda) out.push({ file: binary, libdir: lt.libdir, preload: [] });
+    if (lt.cuda) out.push({ file: binary, preload: null });
   }
   let found: ReturnType<typeof scripts.find> | null = null;
   try {
@@ -38,7 +37,7 @@ function cudaBinaries(): CudaBinary[] {
   for (const p of scripts.listPrebuilds(root)) {
     if (!p.manifest?.libtorch.cuda || found === null) continue;
     if (scripts.selectPrebuild(root, found).prebuild?.file !== p.file) continue; // built for another libtorch than the one here
-    out.push({ file: p.file, libdir: found.libdir, preload: ['libc10.so', 'libc10_cuda.so', 'libtorch_cpu.so', 'libtorch_cuda.so', 'libtorch.so'].map((f) => path.join(found!.libdir, f)) });
+    out.push({ file: p.file, preload: { manifest: p.manifest, libtorch: { libdir: found.libdir } } });
   }
   return out;
 }
@@ -65,13 +64,10 @@ describe.skipIf(binaries.length === 0 && !required)(`the CUDA binary${binaries.l
 
   it.each(binaries.map((b) => [path.relative(root, b.file), b] as const))('%s: every symbol resolves (RTLD_NOW) and msam.cuda answers without a GPU', (_, b) => {
     const script = `
-      const { RTLD_NOW, RTLD_GLOBAL } = require('node:os').constants.dlopen;
-      // RTLD_NODELETE (0x1000), as lib/native.ts's preload: a library dlopen finds no addon in stays loaded.
-      for (const lib of ${JSON.stringify(b.preload)}) {
-        try { process.dlopen({ exports: {} }, lib, RTLD_NOW | RTLD_GLOBAL | 0x1000); } catch (e) { if (!/self-register/.test(e.message)) throw e; }
-      }
+      const preload = ${JSON.stringify(b.preload)};
+      if (preload) require(${JSON.stringify(path.join(root, 'scripts', 'prebuilds.js'))}).preloadLibtorch(preload.manifest, preload.libtorch);
       const m = { exports: {} };
-      process.dlopen(m, ${JSON.stringify(b.file)}, RTLD_NOW);
+      process.dlopen(m, ${JSON.stringify(b.file)}, require('node:os').constants.dlopen.RTLD_NOW);
       const v = m.exports.version();
       console.log(JSON.stringify({ cuda: v.cuda, available: m.exports.cudaIsAvailable(), count: m.exports.cudaDeviceCount(), nccl: m.exports.distBackends().nccl }));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });

@@ -11,6 +11,7 @@ import { cuda, getNumThreads, version } from './runtime';
 import { FLAGS, trainLayersFromOptions } from './train/flags';
 import { PRESET_NAMES, presets } from './train/presets';
 import { exitCodeFor } from './train/stop';
+import { ExperimentInterrupted } from './experiments/runner';
 import { formatDuration } from './train/progress';
 import { runFiles, trainLayers, type TrainResult } from './train/trainer';
 
@@ -129,6 +130,6 @@ addLaunchCommand(program);
 if (require.main === module) {
   program.parseAsync(process.argv).catch((e: unknown) => {
     console.error(`msam: ${e instanceof Error ? e.message : String(e)}`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof ExperimentInterrupted ? exitCodeFor(e.signal) : 1;
   });
 }

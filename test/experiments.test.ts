@@ -65,6 +65,23 @@ describe('experiment runners', () => {
     expect(summary[2]?.mean).toBeCloseTo((msam[0]!.testAccuracy + msam[1]!.testAccuracy) / 2, 12);
   });
 
+  it('--jobs 2 trains side by side in processes of their own, to the same results; a continued experiment reads its finished runs back', async () => {
+    const layers = [...tiny(), { source: 'test', values: { threads: 1 } }];
+    const one = await runCompare({ methods: ['vanilla', 'msam'], seeds: [0, 1], layers, outDir: path.join(tmp, 'jobs1'), ...quiet });
+    const lines: string[] = [];
+    const two = await runCompare({ methods: ['vanilla', 'msam'], seeds: [0, 1], layers, jobs: 2, outDir: path.join(tmp, 'jobs2'), log: (l) => lines.push(l) });
+    expect(lines.filter((l) => /: training → /.test(l))).toHaveLength(4);
+    // Bit-exact: the same runs whichever process trained them.
+    expect(two.runs.map((r) => [r.label, r.seed, r.testAccuracy, r.steps])).toEqual(one.runs.map((r) => [r.label, r.seed, r.testAccuracy, r.steps]));
+    expect(fs.readFileSync(path.join(two.dir, 'table.md'), 'utf8')).toBe(fs.readFileSync(path.join(one.dir, 'table.md'), 'utf8'));
+    lines.length = 0;
+    const again = await runCompare({ methods: ['vanilla', 'msam'], seeds: [0, 1], layers, jobs: 2, outDir: path.join(tmp, 'jobs2'), log: (l) => lines.push(l) });
+    expect(lines.filter((l) => /finished before, read from/.test(l))).toHaveLength(4);
+    expect(again.runs.map((r) => r.testAccuracy)).toEqual(two.runs.map((r) => r.testAccuracy));
+    // Other settings in the same directory: those runs are not this grid's, and the trainer says which field differs.
+    await expect(runCompare({ methods: ['vanilla'], seeds: [0], layers: [...layers, { source: 'test', values: { labelSmoothing: 0.2 } }], outDir: path.join(tmp, 'jobs2'), ...quiet })).rejects.toThrow(/labelSmoothing/);
+  });
+
   it('sweep-m: one mSAM run per m', async () => {
     const r = await runSweepM({ ms: [1, 4], seeds: [0], layers: tiny(), outDir: path.join(tmp, 'sweep'), ...quiet });
     expectFiles(r, 2);

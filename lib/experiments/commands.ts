@@ -22,9 +22,11 @@ function report(r: ExperimentReport): void {
 type Opts = Record<string, unknown>;
 const seedsOf = (opts: Opts) => parseList(String(opts['seeds']), '--seeds', 'int');
 const outDirOf = (opts: Opts) => (typeof opts['outDir'] === 'string' ? opts['outDir'] : undefined);
+const jobsOf = (opts: Opts) => (opts['jobs'] === undefined ? 1 : (parseList(String(opts['jobs']), '--jobs', 'int')[0] as number));
+const JOBS_HELP = 'runs trained side by side, each in a process of its own (give each --threads 1 on a small machine; default 1)';
 const SHARPNESS_FLAGS = ['sharpness', 'examples', 'hessianBatchSize', 'topK', 'maxIterations', 'tolerance', 'traceSamples', 'traceTolerance', 'shardSize', 'sharpnessRho', 'ascentSteps', 'analysisSeed'];
 const layersOf = (opts: Opts, defaults?: Record<string, unknown>) => {
-  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, ...all } = opts;
+  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, jobs: _j, ...all } = opts;
   const rest = Object.fromEntries(Object.entries(all).filter(([k]) => !SHARPNESS_FLAGS.includes(k)));
   return experimentLayers(rest, defaults);
 };
@@ -41,13 +43,14 @@ export function addExperimentCommands(program: Command): void {
         )
         .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
         .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+        .option('--jobs <n>', JOBS_HELP)
         .option('--sharpness', 'after training, measure the sharpness of each final model (the flags below tune it)'),
       ['--method', '--hybrid', '--hybrid-position'],
     ),
   ).action(async (opts: Opts) => {
     const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
     const sharpness = opts['sharpness'] === true ? sharpnessOptionsFrom(opts) : undefined;
-    report(await runCompare({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts), ...(sharpness ? { sharpness } : {}) }));
+    report(await runCompare({ methods, seeds: seedsOf(opts), jobs: jobsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts), ...(sharpness ? { sharpness } : {}) }));
   });
 
   addTrainOptions(
@@ -55,11 +58,12 @@ export function addExperimentCommands(program: Command): void {
       .command('sweep-m')
       .description("test accuracy against m, mSAM's shards per batch (the paper's Figure 1; m = 1 is SAM): table.md, results.json, chart.svg, chart.png")
       .option('--ms <list>', 'comma-separated values of m', '1,2,4,8,16')
-      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
+      .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+      .option('--jobs <n>', JOBS_HELP),
     ['--method', '--m', '--micro-batch-size'],
   ).action(async (opts: Opts) => {
     const ms = parseList(String(opts['ms']), '--ms', 'int');
-    report(await runSweepM({ ms, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+    report(await runSweepM({ ms, seeds: seedsOf(opts), jobs: jobsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
   });
 
   addTrainOptions(
@@ -70,12 +74,13 @@ export function addExperimentCommands(program: Command): void {
       )
       .option('--fractions <list>', 'comma-separated fractions X of the steps with mSAM updates', '0,0.25,0.5,0.75,1')
       .option('--position <first|last>', "where the mSAM part is: 'first', 'last', or 'first,last' for both", 'first')
-      .option('--seeds <list>', 'comma-separated seeds', '0,1,2'),
+      .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+      .option('--jobs <n>', JOBS_HELP),
     ['--hybrid', '--hybrid-position'],
   ).action(async (opts: Opts) => {
     const fractions = parseList(String(opts['fractions']), '--fractions');
     const positions = parseChoices(String(opts['position']), '--position', ['first', 'last'] as const);
-    report(await runSwitch({ fractions, positions, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
+    report(await runSwitch({ fractions, positions, seeds: seedsOf(opts), jobs: jobsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts) }));
   });
 
   addTrainOptions(

@@ -1,6 +1,8 @@
 // `msam compare`: methods × seeds on one model and data set → mean ± std test accuracy per method,
 // as the paper's Tables 2 and 3 (table.md, results.json, chart.svg/png).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeAtomically } from '../train/metrics-log';
 import { barChartSpec, writeChart } from '../report/chart';
 import { formatMeanStd, summarize } from '../report/stats';
 import { markdownTable } from '../report/table';
@@ -61,7 +63,16 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
   const log = o.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const records: SharpnessRecord[] = [];
   for (const [i, run] of runs.entries()) {
+    // Kept beside the run (sharpness.json): a continued experiment measures each model once.
+    const file = path.join(run.outDir, 'sharpness.json');
+    const key = JSON.stringify(o.sharpness);
+    const saved = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { options: string; record: SharpnessRecord }) : null;
+    if (saved !== null && saved.options === key) {
+      records.push(saved.record);
+      continue;
+    }
     const { record } = await measureCheckpoint(run.outDir, { ...o.sharpness, device: run.device }, log, `[sharpness ${i + 1}/${runs.length}] ${run.label}, seed ${run.seed}`);
+    writeAtomically(file, `${JSON.stringify({ options: key, record }, null, 2)}\n`);
     records.push(record);
   }
   const sharpSummary = summarizeSharpness(records);

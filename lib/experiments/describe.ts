@@ -27,6 +27,7 @@ export const METHOD_NAMES = { vanilla: 'Vanilla', sam: 'SAM', msam: 'mSAM' } as 
 export function budget(c: TrainConfig): string {
   const parts = [`${c.epochs} epoch${c.epochs === 1 ? '' : 's'}`, `batch ${c.batchSize}`, `ρ = ${c.rho}`];
   if (c.data.trainLimit !== undefined) parts.push(`first ${c.data.trainLimit} training examples`);
+  if (c.data.labelNoise > 0) parts.push(`${+(100 * c.data.labelNoise).toFixed(2)}% label noise`);
   if (c.data.testLimit !== undefined) parts.push(`first ${c.data.testLimit} test examples`);
   return parts.join(', ');
 }

@@ -3,10 +3,14 @@
 // in its own directory under the experiment's; then write results.json and table.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fork } from 'node:child_process';
 import type { TrainConfig } from '../train/config';
-import type { ConfigLayer } from '../train/resolve';
+import { runFiles } from '../train/checkpoints';
+import { resolveTrainConfig, type ConfigLayer } from '../train/resolve';
 import { formatDuration } from '../train/progress';
-import { trainLayers, type TrainHooks, type TrainResult } from '../train/trainer';
+import { listenForStop, type StopSignal } from '../train/stop';
+import { trainLayers, type EpochMetrics, type TrainHooks, type TrainResult } from '../train/trainer';
+import type { ChildMessage, ChildRequest } from './run-child';
 
 export interface ExperimentOptions {
   /** The configuration layers every run starts from (preset < config file < flags). */
@@ -16,6 +20,8 @@ export interface ExperimentOptions {
   outDir?: string;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** Runs trained side by side, each in a process of its own (default 1: one at a time, in this process). */
+  jobs?: number;
 }
 
 /** One run of the grid: what it varies, and its result. */
@@ -75,9 +81,81 @@ function timestamp(): string {
 
 export const experimentDir = (name: string, outDir: string | undefined): string => outDir ?? path.join('runs', `${name}-${timestamp()}`);
 
+/** An experiment stopped by a signal: finished runs are kept, the stopped ones have checkpoints. */
+export class ExperimentInterrupted extends Error {
+  constructor(
+    readonly signal: StopSignal | null,
+    dir: string,
+  ) {
+    super(`${signal ?? 'interrupted'}: the experiment stopped; its finished runs are kept and the stopped ones have checkpoints. Continue with the same command and --out-dir ${dir}`);
+    this.name = 'ExperimentInterrupted';
+  }
+}
+
 /**
- * Runs every cell × seed in order (cells outer), each with its own outDir under `dir`/runs.
- * `hooks(cell, seed)` may add training hooks (bench times steps); `measure` adds extra numbers.
+ * Settings that may differ between a finished run and the grid's request without making it another
+ * run: where it went and how it was watched. Anything else (epochs included) differing means the
+ * run in that directory is not this cell's.
+ */
+const IGNORED = new Set(['outDir', 'resume', 'log', 'preset', 'threads', 'evalBatchSize']);
+const settings = (c: TrainConfig): string => JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => !IGNORED.has(k))));
+
+/** The run in `runDir`: finished with these settings (its result), stopped (resume it), or none. */
+function previousRun(runDir: string, wanted: TrainConfig): { finished: TrainResult } | { resume: string } | null {
+  const files = runFiles(runDir);
+  if (fs.existsSync(files.results)) {
+    let done: TrainResult;
+    try {
+      done = JSON.parse(fs.readFileSync(files.results, 'utf8')) as TrainResult;
+    } catch (e) {
+      throw new Error(`${files.results}: not a run's results (${e instanceof Error ? e.message : String(e)}); remove it or give another --out-dir`);
+    }
+    if (!done.interrupted && done.bestTestAccuracy !== null && settings(done.config) === settings(wanted)) return { finished: done };
+  }
+  // A stopped run (or a finished one asked for more epochs): the trainer resumes it and refuses settings that differ.
+  return fs.existsSync(files.last) ? { resume: runDir } : null;
+}
+
+/**
+ * The child's script: compiled beside this file, or (this file run from its TypeScript source, as
+ * under vitest) the build's copy in dist/.
+ */
+function childEntry(): string {
+  const beside = path.join(__dirname, 'run-child.js');
+  return fs.existsSync(beside) ? beside : path.join(__dirname, '..', '..', 'dist', 'lib', 'experiments', 'run-child.js');
+}
+
+/** Trains one run in a child process (run-child.ts), forwarding its epochs; `stop` sends it a signal. */
+function trainInChild(layers: ConfigLayer[], onEpoch: (m: EpochMetrics) => void, register: (kill: (signal: StopSignal) => void) => () => void): Promise<TrainResult> {
+  return new Promise((resolve, reject) => {
+    // Its own process group: a Ctrl-C at the terminal reaches the parent alone, which forwards it
+    // once (a second SIGINT would make the child quit without its checkpoint).
+    const child = fork(childEntry(), [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const unregister = register((signal) => void child.kill(signal));
+    let answer: ChildMessage | null = null;
+    child.on('message', (m: ChildMessage) => {
+      if (m.kind === 'epoch') onEpoch(m.metrics);
+      else answer = m;
+    });
+    child.once('error', (e) => {
+      unregister();
+      reject(e);
+    });
+    child.once('exit', (code, signal) => {
+      unregister();
+      const a = answer as ChildMessage | null;
+      if (a?.kind === 'result') resolve(a.result);
+      else reject(new Error(a?.kind === 'error' ? a.message : `the run's process ended (${signal ?? `exit code ${code}`}) without a result`));
+    });
+    child.send({ layers } satisfies ChildRequest);
+  });
+}
+
+/**
+ * Runs every cell × seed (cells outer), each with its own outDir under `dir`/runs, `o.jobs` at a
+ * time (several: each in a process of its own). A grid given an existing directory continues it:
+ * a run finished with the same settings is read back, a stopped one resumes from its checkpoint.
+ * `hooks()` may add training hooks (bench times steps; one job only); `measure` adds extra numbers.
  */
 export async function runGrid(
   name: string,
@@ -87,56 +165,120 @@ export async function runGrid(
   more: { hooks?: () => { hooks: TrainHooks; measure: () => Record<string, number> } } = {},
 ): Promise<{ runs: RunRecord[]; config: TrainConfig }> {
   const log = o.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const total = cells.length * o.seeds.length;
-  const records: RunRecord[] = [];
-  let config: TrainConfig | null = null;
+  const jobs = o.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${jobs}`);
+  if (jobs > 1 && more.hooks !== undefined) throw new Error(`--jobs: ${name} times its runs, which must not share the machine; use --jobs 1`);
+  const tasks = cells.flatMap((cell) => o.seeds.map((seed) => ({ cell, seed })));
+  const plans = tasks.map(({ cell, seed }) => {
+    const runDir = path.join(dir, 'runs', `${cell.slug}-seed${seed}`);
+    const layers: ConfigLayer[] = [
+      { source: 'the experiment (progress)', values: { log: { progress: 'none' } } },
+      ...o.layers,
+      { source: `${name}: ${cell.label}`, values: cell.values },
+      { source: `${name}: seed`, values: { seed, outDir: runDir, resume: false } },
+    ];
+    return { cell, seed, runDir, layers };
+  });
+  // Every run's settings are checked before any trains: a bad flag fails now, not hours in.
+  const wanted = plans.map((p) => resolveTrainConfig(...p.layers));
+  const records: RunRecord[] = new Array<RunRecord>(tasks.length);
+  const configs: TrainConfig[] = new Array<TrainConfig>(tasks.length);
   const started = performance.now();
-  let k = 0;
-  for (const cell of cells) {
-    for (const seed of o.seeds) {
-      k++;
-      const runDir = path.join(dir, 'runs', `${cell.slug}-seed${seed}`);
-      const tag = `[${name} ${k}/${total}] ${cell.label}, seed ${seed}`;
-      log(`${tag}: training → ${runDir}`);
-      const extra = more.hooks?.();
-      const result = await trainLayers(
-        [
-          { source: 'the experiment (progress)', values: { log: { progress: 'none' } } },
-          ...o.layers,
-          { source: `${name}: ${cell.label}`, values: cell.values },
-          { source: `${name}: seed`, values: { seed, outDir: runDir, resume: false } },
-        ],
-        {
-          ...extra?.hooks,
-          onEpoch: (m) =>
-            log(`${tag}: epoch ${m.epoch}: ${m.valAccuracy === null ? 'no validation set' : `val accuracy ${(100 * m.valAccuracy).toFixed(2)}%`}, train loss ${m.trainLoss.toFixed(4)}${m.skippedSteps > 0 ? ` (${m.skippedSteps} steps skipped)` : ''}, ${formatDuration(m.seconds)}`),
-        },
-      );
-      if (result.interrupted || result.bestTestAccuracy === null) throw new Error(`${name}: the run ${cell.label}, seed ${seed} was interrupted; its checkpoint is in ${result.outDir}`);
-      const left = ((performance.now() - started) / 1000 / k) * (total - k);
-      log(`${tag}: test accuracy ${(100 * result.bestTestAccuracy).toFixed(2)}% (${result.bestStep === null ? 'last model' : 'best on validation'}) in ${formatDuration(result.seconds)}${k < total ? ` (about ${formatDuration(left)} left)` : ''}`);
-      config ??= result.config;
-      records.push({
-        label: cell.label,
-        seed,
-        // The model chosen on the validation set (the last without one): the test set chose nothing.
-        testAccuracy: result.bestTestAccuracy,
-        lastTestAccuracy: result.testAccuracy,
-        bestStep: result.bestStep,
-        skippedSteps: result.skippedSteps,
-        method: result.method,
-        m: result.m,
-        steps: result.steps,
-        epochs: result.epochs,
-        seconds: result.seconds,
-        device: result.device,
-        threads: result.threads,
-        outDir: result.outDir,
-        ...(extra ? { extra: extra.measure() } : {}),
-      });
+  let trained = 0;
+  let finished = 0;
+
+  // Several jobs: this process forwards the stop signals to the runs' processes and starts no more.
+  const kills = new Set<(signal: StopSignal) => void>();
+  let stopped: StopSignal | null = null;
+  const unlisten =
+    jobs > 1
+      ? listenForStop(
+          (signal) => {
+            stopped = signal;
+            log(`${signal}: stopping the running runs after their current step (each writes a checkpoint)`);
+            for (const kill of kills) kill(signal);
+          },
+          () => {
+            for (const kill of kills) kill('SIGTERM');
+          },
+        )
+      : () => undefined;
+
+  const runOne = async (k: number): Promise<void> => {
+    const { cell, seed, runDir, layers } = plans[k] as (typeof plans)[number];
+    const tag = `[${name} ${k + 1}/${tasks.length}] ${cell.label}, seed ${seed}`;
+    const before = previousRun(runDir, wanted[k] as TrainConfig);
+    let result: TrainResult;
+    let extra: ReturnType<NonNullable<typeof more.hooks>> | undefined;
+    if (before !== null && 'finished' in before) {
+      log(`${tag}: finished before, read from ${runDir}`);
+      result = before.finished;
+    } else {
+      const resume = before === null ? false : before.resume;
+      log(`${tag}: ${resume === false ? 'training' : 'resuming'} → ${runDir}`);
+      const runLayers: ConfigLayer[] = [...layers, { source: `${name}: resume`, values: { resume } }];
+      const onEpoch = (m: EpochMetrics) =>
+        log(`${tag}: epoch ${m.epoch}: ${m.valAccuracy === null ? 'no validation set' : `val accuracy ${(100 * m.valAccuracy).toFixed(2)}%`}, train loss ${m.trainLoss.toFixed(4)}${m.skippedSteps > 0 ? ` (${m.skippedSteps} steps skipped)` : ''}, ${formatDuration(m.seconds)}`);
+      if (jobs > 1) {
+        result = await trainInChild(runLayers, onEpoch, (kill) => {
+          kills.add(kill);
+          return () => kills.delete(kill);
+        });
+      } else {
+        extra = more.hooks?.();
+        result = await trainLayers(runLayers, { ...extra?.hooks, onEpoch });
+      }
+      if (result.interrupted || result.bestTestAccuracy === null) {
+        stopped ??= result.signal;
+        throw new ExperimentInterrupted(result.signal, dir);
+      }
+      trained++;
     }
+    finished++;
+    const left = trained === 0 ? 0 : ((performance.now() - started) / 1000 / trained) * Math.ceil((tasks.length - finished) / jobs);
+    log(`${tag}: test accuracy ${(100 * (result.bestTestAccuracy as number)).toFixed(2)}% (${result.bestStep === null ? 'last model' : 'best on validation'}) in ${formatDuration(result.seconds)}${finished < tasks.length && trained > 0 ? ` (about ${formatDuration(left)} left)` : ''}`);
+    configs[k] = result.config;
+    records[k] = {
+      label: cell.label,
+      seed,
+      // The model chosen on the validation set (the last without one): the test set chose nothing.
+      testAccuracy: result.bestTestAccuracy as number,
+      lastTestAccuracy: result.testAccuracy,
+      bestStep: result.bestStep,
+      skippedSteps: result.skippedSteps,
+      method: result.method,
+      m: result.m,
+      steps: result.steps,
+      epochs: result.epochs,
+      seconds: result.seconds,
+      device: result.device,
+      threads: result.threads,
+      outDir: result.outDir,
+      ...(extra ? { extra: extra.measure() } : {}),
+    };
+  };
+
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length && stopped === null && failures.length === 0) {
+      const k = next++;
+      try {
+        await runOne(k);
+      } catch (e) {
+        failures.push(e);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
+  } finally {
+    unlisten();
   }
-  return { runs: records, config: config as TrainConfig };
+  if (failures.length > 0) throw failures.find((e) => !(e instanceof ExperimentInterrupted)) ?? failures[0];
+  if (stopped !== null) throw new ExperimentInterrupted(stopped, dir);
+  // The first run's settings stand for the grid's.
+  return { runs: records, config: configs[0] as TrainConfig };
 }
 
 /** The runs of one cell, by label. */

@@ -79,6 +79,12 @@ export const trainConfigSchema = z
          * last model is the one reported). The split is fixed: the same for every seed and method.
          */
         valFraction: fraction().lt(1).default(0.1),
+        /**
+         * Symmetric label noise: this fraction of the training labels (after the validation split;
+         * validation and test labels stay clean) changed to another class, drawn uniformly, seeded
+         * by the run's seed. 0: none.
+         */
+        labelNoise: fraction().default(0),
         augment: z
           .strictObject({
             /** Random crop after zero padding of this many pixels (CIFAR: 4); 0 off. */

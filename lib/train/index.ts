@@ -2,7 +2,8 @@
 export { train, trainLayers, evaluate, buildSchedule, totalStepsOf, checkpointFile, checkpointConfig, runFiles, NonFiniteLossError } from './trainer';
 export type { TrainInput, TrainHooks, TrainResult, StepInfo, EpochMetrics, EvaluationInfo } from './trainer';
 export { STOP_SIGNALS, PREEMPTED_EXIT_CODE, INTERRUPTED_EXIT_CODE, type StopSignal } from './stop';
-export { splitValidation, VALIDATION_SEED } from './split';
+export { runSplits, splitValidation, VALIDATION_SEED } from './split';
+export { corruptLabels, type LabelNoiseReport } from './label-noise';
 export { trainConfigSchema, shardsOf, phaseAt, METHODS, DATASETS, MODELS } from './config';
 export type { TrainConfig, TrainConfigInput, TrainConfigLayer, Method } from './config';
 export { presets, PRESET_NAMES, DEFAULT_PRESET, type Preset, type PresetName } from './presets';

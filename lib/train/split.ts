@@ -4,6 +4,8 @@ import type { Dataset } from '../data/loader';
 import { Rng, permutation } from '../data/rng';
 import { tensor } from '../tensor/creation';
 import type { Tensor } from '../tensor/core';
+import type { TrainConfig } from './config';
+import { corruptLabels, type LabelNoiseReport } from './label-noise';
 
 /**
  * The split's seed. It does not follow the run's seed: runs of a grid (methods × seeds) then
@@ -49,4 +51,17 @@ export function splitValidation(data: Dataset, fraction: number, trainLimit?: nu
     else trainIndex[t++] = i;
   }
   return { train: take(data, trainIndex, n - nVal), val: take(data, valIndex, nVal) };
+}
+
+/**
+ * The run's sets from a loaded data set: the training set cut to data.trainLimit, the validation
+ * split held out of it, then data.labelNoise applied to what is left for training (validation and
+ * test labels stay clean). Disposes `data.train`; the caller owns the returned tensors.
+ */
+export function runSplits(data: Dataset, spec: Pick<TrainConfig['data'], 'valFraction' | 'trainLimit' | 'labelNoise'>, numClasses: number, seed: number): { train: Dataset; val: Dataset | null; labelNoise: LabelNoiseReport | null } {
+  const split = splitValidation(data, spec.valFraction, spec.trainLimit);
+  for (const t of [data.inputs, data.targets].flat()) t.dispose();
+  if (spec.labelNoise === 0) return { ...split, labelNoise: null };
+  const noisy = corruptLabels(split.train, numClasses, spec.labelNoise, seed);
+  return { train: noisy.train, val: split.val, labelNoise: noisy.report };
 }

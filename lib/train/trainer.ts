@@ -33,7 +33,8 @@ import { writeCurves } from '../report/curves';
 import { MetricsLog, writeAtomically } from './metrics-log';
 import { formatDuration, makeProgress, type Progress } from './progress';
 import { ConfigError, resolveTrainConfig, validate, type ConfigIssue, type ConfigLayer } from './resolve';
-import { splitValidation } from './split';
+import type { LabelNoiseReport } from './label-noise';
+import { runSplits } from './split';
 import { listenForStop, type StopSignal } from './stop';
 
 /** What train() takes: any fields of the configuration (the rest from the preset it names, or 'fashion-mnist'). */
@@ -140,6 +141,8 @@ export interface TrainResult {
   bestStep: number | null;
   /** Examples in the validation split (0 without one). */
   valExamples: number;
+  /** data.labelNoise's corruption of the training labels (null without label noise). */
+  labelNoise: LabelNoiseReport | null;
   method: TrainConfig['method'];
   /** Shards per full batch in the mSAM phase (1 for SAM and vanilla). */
   m: number;
@@ -364,8 +367,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
 
   // ---- data (the validation split held out of the training set), model, optimizer, schedule ----
   const data = loadData(config.data);
-  const split = splitValidation(data.train, config.data.valFraction, config.data.trainLimit);
-  for (const t of [data.train.inputs, data.train.targets].flat()) t.dispose();
+  const split = runSplits(data.train, config.data, data.numClasses, config.seed);
   const trainLoader = new DataLoader(split.train, {
     batchSize: config.batchSize,
     shuffle: true,
@@ -757,6 +759,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     bestEpoch: state.best?.epoch ?? null,
     bestStep: state.best?.step ?? null,
     valExamples: valLoader?.size ?? 0,
+    labelNoise: split.labelNoise,
     method: config.method,
     m: shards,
     rho: config.method === 'vanilla' ? 0 : config.rho,

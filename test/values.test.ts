@@ -347,3 +347,40 @@ describe("PyTorch's varargs for shapes", () => {
     expect(Array.from(p.contiguous().data())).toEqual([0, 3, 1, 4, 2, 5]);
   });
 });
+
+describe('all, any, allclose, sort, topk', () => {
+  const vals = (t: msam.Tensor) => Array.from(t.data() as ArrayLike<number | bigint>, Number);
+  it('all and any over everything and along a dim', () => {
+    const t = msam.tensor([[1, 0, 2], [3, 4, 5]]);
+    expect(t.all().item()).toBe(0);
+    expect(t.any().item()).toBe(1);
+    expect(msam.zeros([2, 2]).any().item()).toBe(0);
+    expect(vals(t.all(1))).toEqual([0, 1]);
+    expect(vals(t.any(0))).toEqual([1, 1, 1]);
+    expect(t.all(0, { keepdim: true }).shape).toEqual([1, 3]);
+    expect(t.all(1).dtype).toBe('bool');
+  });
+  it('allclose with rtol and atol as PyTorch defines them', () => {
+    const f64 = (xs: number[]) => msam.tensor(xs, { dtype: 'float64' });
+    const a = f64([1, 100]);
+    expect(a.allclose(f64([1, 100.0009]))).toBe(true); // 0.0009 ≤ 1e-8 + 1e-5 · 100.0009
+    expect(a.allclose(f64([1, 100.0011]))).toBe(false);
+    expect(a.allclose(f64([1.05, 100]), { atol: 0.1 })).toBe(true);
+    expect(a.allclose(f64([1.05, 100]))).toBe(false);
+    expect(msam.tensor([NaN]).allclose(msam.tensor([NaN]))).toBe(false);
+    expect(msam.tensor([NaN]).allclose(msam.tensor([NaN]), { equalNan: true })).toBe(true);
+  });
+  it('sort and topk: values and indices', () => {
+    const t = msam.tensor([[3, 1, 2], [0, 5, 4]]);
+    const s = t.sort();
+    expect(vals(s.values)).toEqual([1, 2, 3, 0, 4, 5]);
+    expect(vals(s.indices)).toEqual([1, 2, 0, 0, 2, 1]);
+    const d = t.sort(0, { descending: true });
+    expect(vals(d.values)).toEqual([3, 5, 4, 0, 1, 2]);
+    const k = t.topk(2);
+    expect(vals(k.values)).toEqual([3, 2, 5, 4]);
+    expect(vals(k.indices)).toEqual([0, 2, 1, 2]);
+    expect(vals(t.topk(1, 1, { largest: false }).values)).toEqual([1, 0]);
+    expect(() => t.topk(4)).toThrow(/topk|selected index k out of range|k/);
+  });
+});

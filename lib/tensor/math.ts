@@ -55,6 +55,13 @@ const VAR = new Op('aten::var', 'dim');
 const NORM = new Op('aten::linalg_vector_norm');
 const PROD = new Op('aten::prod');
 const PROD_DIM = new Op('aten::prod', 'dim_int');
+const ALL = new Op('aten::all');
+const ALL_DIM = new Op('aten::all', 'dim');
+const ANY = new Op('aten::any');
+const ANY_DIM = new Op('aten::any', 'dim');
+const ALLCLOSE = new Op('aten::allclose');
+const SORT = new Op('aten::sort');
+const TOPK = new Op('aten::topk');
 const MATMUL = new Op('aten::matmul');
 const MM = new Op('aten::mm');
 const BMM = new Op('aten::bmm');
@@ -145,6 +152,22 @@ const mathOps = {
   norm: (self: Tensor, p = 2, dim?: number | number[], opts: ReduceOptions = {}): Tensor =>
     callTensor(NORM, self, p, dims(dim) ?? null, opts.keepdim ?? false),
 
+  /** Whether every element is non-zero (true); along `dim`, per slice (a bool tensor). */
+  all: (self: Tensor, dim?: number, opts: ReduceOptions = {}): Tensor =>
+    dim === undefined ? callTensor(ALL, self) : callTensor(ALL_DIM, self, dim, opts.keepdim ?? false),
+  /** Whether any element is non-zero; along `dim`, per slice (a bool tensor). */
+  any: (self: Tensor, dim?: number, opts: ReduceOptions = {}): Tensor =>
+    dim === undefined ? callTensor(ANY, self) : callTensor(ANY_DIM, self, dim, opts.keepdim ?? false),
+  /** |self − other| ≤ atol + rtol·|other| everywhere (PyTorch's defaults: rtol 1e-5, atol 1e-8). */
+  allclose: (self: Tensor, other: Tensor, opts: { rtol?: number; atol?: number; equalNan?: boolean } = {}): boolean =>
+    callOp(ALLCLOSE, self, expectTensor(other, "allclose: argument 'other'"), opts.rtol ?? 1e-5, opts.atol ?? 1e-8, opts.equalNan ?? false) as boolean,
+  /** Sorted along `dim` (default the last), ascending unless `descending`: the values and their indices. */
+  sort: (self: Tensor, dim = -1, opts: { descending?: boolean } = {}): { values: Tensor; indices: Tensor } =>
+    pair(callOp(SORT, self, dim, opts.descending ?? false)),
+  /** The k largest (or, with largest: false, smallest) along `dim` (default the last), sorted: values and indices. */
+  topk: (self: Tensor, k: number, dim = -1, opts: { largest?: boolean; sorted?: boolean } = {}): { values: Tensor; indices: Tensor } =>
+    pair(callOp(TOPK, self, k, dim, opts.largest ?? true, opts.sorted ?? true)),
+
   // products
   matmul: (self: Tensor, other: Tensor): Tensor => callTensor(MATMUL, self, expectTensor(other, "matmul: argument 'other'")),
   mm: (self: Tensor, other: Tensor): Tensor => callTensor(MM, self, expectTensor(other, "mm: argument 'mat2'")),
@@ -196,5 +219,6 @@ export const {
   add, sub, mul, div, remainder, pow, maximum, minimum, neg, abs, exp, log, sqrt, rsqrt, square, reciprocal,
   sin, cos, tanh, sigmoid, relu, sign, floor, ceil, round, gelu, softmax, logSoftmax, eq, ne, lt, le, gt, ge,
   clamp, sum, mean, prod, max, min, maxWithIndices, minWithIndices, argmax, argmin, std, norm, matmul, mm, bmm, dot,
+  all, any, allclose, sort, topk,
 } = mathOps;
 export const variance = mathOps.var;

@@ -1,6 +1,36 @@
 #include "errors.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
 namespace msam {
+
+namespace {
+// "372.5 TiB": a byte count as a person reads it.
+std::string humanBytes(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 5) bytes /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+// libtorch's CPU allocator reports a failed allocation as an internal assertion
+// ("[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you
+// tried to allocate N bytes. Error code 12 ..."; 2.x: "not enough memory: ..."). Said plainly,
+// with the size, and without the allocator's file and line.
+std::string plainOutOfMemory(const std::string& msg) {
+  if (msg.find("DefaultCPUAllocator") == std::string::npos) return msg;
+  const std::string tried = "tried to allocate ";
+  auto at = msg.find(tried);
+  if (at == std::string::npos) return msg;
+  const double bytes = std::strtod(msg.c_str() + at + tried.size(), nullptr);
+  return "out of memory on the CPU: tried to allocate " + humanBytes(bytes) + " (" + std::to_string(static_cast<long long>(bytes)) +
+         " bytes) at once; use smaller tensors (a smaller batch, fewer shards at once, a smaller model)";
+}
+}  // namespace
 
 std::string cleanMessage(const std::exception& e) {
   std::string msg;
@@ -13,7 +43,7 @@ std::string cleanMessage(const std::exception& e) {
   auto cut = msg.find("\nException raised from");
   if (cut != std::string::npos) msg.resize(cut);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return msg;
+  return plainOutOfMemory(msg);
 }
 
 namespace {

@@ -1,14 +1,13 @@
 // Build a small CNN from native modules and train it for one epoch on Fashion-MNIST with mSAM.
 //   npx ts-node examples/train-fashion-mnist.ts        (or: node dist/examples/train-fashion-mnist.js)
-import * as msam from '../lib';
-import { loadMnist } from '../lib/data/mnist';
+import * as msam from 'msam';
 
 const { nn } = msam;
 
 async function main(): Promise<void> {
   msam.manualSeed(0);
-  const train = loadMnist({ split: 'train' });
-  const test = loadMnist({ split: 'test' });
+  const train = msam.data.loadMnist({ split: 'train' });
+  const test = msam.data.loadMnist({ split: 'test' });
 
   const model = new nn.Sequential({
     conv1: new nn.Conv2d(1, 32, 3, { padding: 1 }),

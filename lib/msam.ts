@@ -12,6 +12,7 @@ import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';
 import { Optimizer } from './optim/optimizer';
 import { NativeModule } from './nn/native-module';
+import { checkedBatch } from './batch-check';
 import { Tensor, expectTensor } from './tensor/core';
 import { tidy } from './tensor/memory';
 
@@ -171,7 +172,7 @@ export class MSAM {
    */
   async step(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
     if (typeof loss !== 'function' && this.model instanceof NativeModule && this.optimizer instanceof Optimizer) {
-      const [inputs, target, options] = this.#prepare(batch);
+      const [inputs, target, options] = this.#prepare(batch, loss);
       return reported(await native.msamStepAsync(this.model.handle, inputs, target, loss, options, this.optimizer.handle));
     }
     const stats = await this.gradient(batch, loss);
@@ -189,7 +190,7 @@ export class MSAM {
   /** Only fills .grad with the mSAM gradient (replacing what was there); for a native model, off the JS thread. */
   async gradient(batch: Batch, loss: LossOptions | LossClosure = {}): Promise<StepStats> {
     if (typeof loss === 'function' || !(this.model instanceof NativeModule)) return this.gradientSync(batch, loss);
-    const [inputs, target, options] = this.#prepare(batch);
+    const [inputs, target, options] = this.#prepare(batch, loss);
     return reported(await native.msamGradientAsync(this.model.handle, inputs, target, loss, options));
   }
 
@@ -204,13 +205,12 @@ export class MSAM {
     if (!(this.model instanceof NativeModule)) {
       throw new TypeError('MSAM: a model with a TypeScript forward needs the closure form: sam.step(batch, (model, shard) => loss)');
     }
-    const [inputs, target, options] = this.#prepare(batch);
+    const [inputs, target, options] = this.#prepare(batch, loss);
     return reported(native.msamGradient(this.model.handle, inputs, target, loss, options));
   }
 
-  #prepare(batch: Batch): [TensorHandle[], TensorHandle, object] {
-    const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
-    const target = expectTensor(batch.target, 'MSAM: batch.target');
+  #prepare(batch: Batch, loss: LossOptions): [TensorHandle[], TensorHandle, object] {
+    const { inputs, target } = checkedBatch(batch, loss.loss ?? 'cross_entropy');
     const B = inputs[0]?.shape[0] ?? 0;
     const { processGroup, ...options } = this.options;
     return [inputs.map((t) => t.handle), target.handle, { ...options, m: this.shardsFor(B), ...(processGroup !== undefined ? { processGroup: processGroup.handle } : {}) }];
@@ -222,8 +222,7 @@ export class MSAM {
     if (strategy === 'graph' || strategy === 'vectorized') {
       throw new TypeError(`MSAM: strategy '${strategy}' needs a native model (msam.nn modules, msam.models) and loss options, not a closure; the closure form runs the loop ('loop' or 'auto')`);
     }
-    const inputs = (Array.isArray(batch.input) ? batch.input : [batch.input]).map((t, i) => expectTensor(t, `MSAM: batch.input[${i}]`));
-    const target = expectTensor(batch.target, 'MSAM: batch.target');
+    const { inputs, target } = checkedBatch(batch, null);
     const B = target.shape[0] ?? 0;
     const m = this.shardsFor(B);
     const { rho, adaptive, eta, bnMode, weightDecay, weightDecayIn } = this.options;

@@ -470,6 +470,13 @@ const cases: Case[] = [
     type: TypeError,
     message: /manualSeed: seed must be a non-negative integer/,
   },
+  // ---- memory: libtorch's allocator assertion, said plainly ----
+  {
+    name: 'zeros of 10⁷ × 10⁷ float32 (out of memory)',
+    run: () => zeros([1e7, 1e7]),
+    type: Error,
+    message: /^aten::zeros: out of memory on the CPU: tried to allocate 363\.8 TiB \(400000000000000 bytes\) at once/,
+  },
   {
     name: 'manualSeed(1.5)',
     run: () => msam.manualSeed(1.5),
@@ -528,5 +535,21 @@ describe('errors: bad input throws a JS error naming the op and the cause', () =
     }
     const r = msam.tidy(() => msam.ones([2, 2]).matmul(msam.ones([2, 2])).sum().item());
     expect(r).toBe(8);
+  });
+});
+
+describe("errors: a training step's batch, named in the user's terms", () => {
+  const model = new msam.nn.Linear(4, 3);
+  const sam = new msam.MSAM(model, new msam.optim.SGD(model.parameters(), { lr: 0.1 }), { m: 2, rho: 0.05 });
+  it('a disposed input, a float target for cross-entropy, sizes that disagree', async () => {
+    const gone = msam.randn([4, 4]);
+    gone.dispose();
+    await expect(sam.step({ input: gone, target: tensor([0, 1, 2, 0]) })).rejects.toThrow(/^MSAM: batch\.input was disposed before the step: keep a batch's tensors until its step\(\) has resolved$/);
+    const x = msam.randn([4, 4]);
+    await expect(sam.step({ input: x, target: tensor([0, 1.5, 2, 0]) })).rejects.toThrow(/^MSAM: batch\.target is float32 of shape \[4\]: cross-entropy takes class indices as an integer tensor; convert it with target\.to\('int64'\)$/);
+    expect(() => sam.stepSync({ input: [x, msam.ones([3, 4])], target: tensor([0, 1, 2, 0]) })).toThrow(/^MSAM: batch\.input\[1\] has 3 examples \(shape \[3, 4\]\) but batch\.target has 4/);
+    // mse takes float targets: the check is cross-entropy's.
+    const stats = await sam.gradient({ input: x, target: msam.zeros([4, 3]) }, { loss: 'mse' });
+    expect(stats.skipped).toBe(false);
   });
 });

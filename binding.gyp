@@ -9,7 +9,7 @@
         "csrc/addon.cc", "csrc/autograd.cc", "csrc/convert.cc", "csrc/errors.cc",
         "csrc/dist/bindings.cc", "csrc/dist/group.cc", "csrc/dist/reduce.cc",
         "csrc/hessian/bindings.cc", "csrc/hessian/eigen.cc", "csrc/hessian/landscape.cc", "csrc/hessian/m_sharpness.cc",
-        "csrc/hessian/progress_worker.cc", "csrc/hessian/trace.cc",
+        "csrc/hessian/trace.cc",
         "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc",
         "csrc/msam/bindings.cc", "csrc/msam/graph.cc", "csrc/msam/loop.cc", "csrc/msam/loss.cc", "csrc/msam/step.cc", "csrc/msam/support.cc", "csrc/msam/vectorized.cc",
         "csrc/nn/bindings.cc", "csrc/nn/grouped.cc", "csrc/nn/layers.cc", "csrc/nn/module.cc", "csrc/nn/options.cc",

@@ -49,7 +49,7 @@ export interface NativeStepStats {
   skipReason: string | null;
 }
 
-/** A progress event of the loss-landscape analyses (csrc/hessian/progress.h). */
+/** A progress event of the loss-landscape analyses (csrc/progress.h). */
 export interface NativeProgressEvent {
   stage: 'eigenvalue' | 'trace' | 'mSharpness';
   index: number;

@@ -334,6 +334,19 @@ describe('a small MLP against its full Hessian', () => {
     expect(model.training).toBe(true);
     model.parameters().forEach((p, i) => expect(Array.from(p.data())).toEqual(Array.from(before[i]!.data())));
   });
+
+  it('started under noGrad they still differentiate, with the same results (async work carries the grad mode over)', async () => {
+    const { model, batches } = mlpCase(2);
+    const options = { loss, topK: 1, maxIterations: 5, tolerance: 0, seed: 3 };
+    const plain = await analysis.hessianEigenvalues(model, batches, options);
+    const underNoGrad = await msam.noGrad(() => analysis.hessianEigenvalues(model, batches, options));
+    expect(underNoGrad.eigenvalues).toEqual(plain.eigenvalues);
+    const trace = await analysis.hessianTrace(model, batches, { loss, samples: 2, blockSize: 2 });
+    expect((await msam.noGrad(() => analysis.hessianTrace(model, batches, { loss, samples: 2, blockSize: 2 }))).trace).toBe(trace.trace);
+    const ms = await analysis.mSharpness(model, batches, { loss, shardSize: 2 });
+    expect((await msam.noGrad(() => analysis.mSharpness(model, batches, { loss, shardSize: 2 }))).sharpness).toBe(ms.sharpness);
+    expect(msam.autograd.isGradEnabled()).toBe(true);
+  });
 });
 
 describe('float32, as training runs', () => {

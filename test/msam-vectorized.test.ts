@@ -194,8 +194,10 @@ describe('vectorized strategy: shards and options', () => {
     expectSame(runBoth(c, 8, { m: 4, rho: 0.3 }));
   });
   it("dropout: a shard's two passes see the same masks", () => {
-    // The masks differ from the loop's (one draw over all G shards instead of one per shard), but
-    // both passes of a shard must replay them: with a tiny ρ the perturbed loss then equals the loss.
+    // The masks are one draw over all G shards' rows instead of one per shard (the same numbers as
+    // the loop's on the CPU with one dropout layer, not with two: test/msam-pytorch.test.ts checks
+    // both against PyTorch), and both passes of a shard must replay them: with a tiny ρ the
+    // perturbed loss then equals the loss.
     msam.manualSeed(3);
     const model = new nn.Sequential(new nn.Linear(6, 32), new nn.Dropout(0.5), new nn.ReLU(), new nn.Linear(32, 4)).to('float64');
     const sam = new msam.MSAM(model, { step() {} }, { m: 4, rho: 1e-9, strategy: 'vectorized' });

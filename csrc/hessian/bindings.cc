@@ -4,10 +4,10 @@
 
 #include "hessian/eigen.h"
 #include "hessian/m_sharpness.h"
-#include "hessian/progress_worker.h"
 #include "hessian/trace.h"
 #include "nn/bindings.h"
 #include "tensor.h"
+#include "worker.h"
 
 namespace msam {
 namespace {
@@ -111,14 +111,16 @@ Napi::Value HessianEigenvaluesAsync(const Napi::CallbackInfo& info) {
   opts.largestAlgebraic = o.Get("largestAlgebraic").IsUndefined() ? true : o.Get("largestAlgebraic").ToBoolean().Value();
   const bool wantVectors = o.Get("vectors").ToBoolean();
   auto result = std::make_shared<PowerResult>();
-  auto* worker = new ProgressPromiseWorker(
+  auto* worker = new PromiseWorker(
       info.Env(), "hessianEigenvalues",
-      [c, opts, result](const ProgressFn& progress) {
+      [c, opts, result](const ProgressFn& progress) -> std::vector<c10::IValue> {
+        at::AutoGradMode differentiable(true);  // the analyses need autograd, whatever the caller's mode
         EvalMode eval(*c->model);
         Landscape landscape(*c->model, c->data, c->loss);
         *result = namingForward(*c->model, [&] { return topEigenvalues(landscape, opts, progress); });
+        return {};
       },
-      [result, wantVectors](Napi::Env env) -> Napi::Value {
+      [result, wantVectors](Napi::Env env, std::vector<c10::IValue>&, const std::vector<Napi::Value>&) -> Napi::Value {
         auto out = Napi::Object::New(env);
         auto values = Napi::Array::New(env), iterations = Napi::Array::New(env), converged = Napi::Array::New(env),
              residuals = Napi::Array::New(env);
@@ -140,8 +142,8 @@ Napi::Value HessianEigenvaluesAsync(const Napi::CallbackInfo& info) {
         }
         return out;
       },
-      info[4], {info[0], info[1]});
-  return ProgressPromiseWorker::start(worker);
+      std::vector<Napi::Value>{info[0], info[1]}, info[4]);
+  return PromiseWorker::start(worker);
 }
 
 // hessianTraceAsync(model, data, loss, { samples, blockSize, tolerance, seed }, onProgress)
@@ -154,14 +156,16 @@ Napi::Value HessianTraceAsync(const Napi::CallbackInfo& info) {
   opts.tolerance = number(o, "tolerance", 1e-2);
   opts.seed = seedOf(o);
   auto result = std::make_shared<TraceResult>();
-  auto* worker = new ProgressPromiseWorker(
+  auto* worker = new PromiseWorker(
       info.Env(), "hessianTrace",
-      [c, opts, result](const ProgressFn& progress) {
+      [c, opts, result](const ProgressFn& progress) -> std::vector<c10::IValue> {
+        at::AutoGradMode differentiable(true);  // the analyses need autograd, whatever the caller's mode
         EvalMode eval(*c->model);
         Landscape landscape(*c->model, c->data, c->loss);
         *result = namingForward(*c->model, [&] { return hutchinsonTrace(landscape, opts, progress); });
+        return {};
       },
-      [result](Napi::Env env) -> Napi::Value {
+      [result](Napi::Env env, std::vector<c10::IValue>&, const std::vector<Napi::Value>&) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("trace", result->trace);
         out.Set("standardError", result->standardError);
@@ -172,8 +176,8 @@ Napi::Value HessianTraceAsync(const Napi::CallbackInfo& info) {
         out.Set("values", values);
         return out;
       },
-      info[4], {info[0], info[1]});
-  return ProgressPromiseWorker::start(worker);
+      std::vector<Napi::Value>{info[0], info[1]}, info[4]);
+  return PromiseWorker::start(worker);
 }
 
 // mSharpnessAsync(model, data, loss, { shardSize, rho, steps, stepSize }, onProgress)
@@ -186,14 +190,16 @@ Napi::Value MSharpnessAsync(const Napi::CallbackInfo& info) {
   opts.steps = static_cast<int64_t>(number(o, "steps", 5));
   opts.stepSize = number(o, "stepSize", -1);
   auto result = std::make_shared<MSharpnessResult>();
-  auto* worker = new ProgressPromiseWorker(
+  auto* worker = new PromiseWorker(
       info.Env(), "mSharpness",
-      [c, opts, result](const ProgressFn& progress) {
+      [c, opts, result](const ProgressFn& progress) -> std::vector<c10::IValue> {
+        at::AutoGradMode differentiable(true);  // the analyses need autograd, whatever the caller's mode
         EvalMode eval(*c->model);
         Landscape landscape(*c->model, c->data, c->loss);
         *result = namingForward(*c->model, [&] { return mSharpness(landscape, c->data, opts, progress); });
+        return {};
       },
-      [result](Napi::Env env) -> Napi::Value {
+      [result](Napi::Env env, std::vector<c10::IValue>&, const std::vector<Napi::Value>&) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("sharpness", result->sharpness);
         out.Set("oneStep", result->oneStep);
@@ -202,8 +208,8 @@ Napi::Value MSharpnessAsync(const Napi::CallbackInfo& info) {
         out.Set("shards", static_cast<double>(result->shards));
         return out;
       },
-      info[4], {info[0], info[1]});
-  return ProgressPromiseWorker::start(worker);
+      std::vector<Napi::Value>{info[0], info[1]}, info[4]);
+  return PromiseWorker::start(worker);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // quotient changes by at most `tolerance` (relative) between iterations, or after `maxIterations`.
 #pragma once
 #include "hessian/landscape.h"
-#include "hessian/progress.h"
+#include "progress.h"
 
 namespace msam::hessian {
 

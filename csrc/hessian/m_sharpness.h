@@ -12,7 +12,7 @@
 // statistics, no dropout), as for the Hessian; the weights are restored bit-exactly from a copy.
 #pragma once
 #include "hessian/landscape.h"
-#include "hessian/progress.h"
+#include "progress.h"
 
 namespace msam::hessian {
 

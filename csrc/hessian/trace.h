@@ -5,7 +5,7 @@
 // least), or after `maxSamples`. Sample k's vector depends only on (seed, k).
 #pragma once
 #include "hessian/landscape.h"
-#include "hessian/progress.h"
+#include "progress.h"
 
 namespace msam::hessian {
 

@@ -1,10 +1,11 @@
-// What the long analyses report while they run (a callback on the worker thread; the binding
-// forwards each event to JS on the event loop).
+// What long native work reports while it runs (a callback on the worker thread; PromiseWorker
+// forwards each event to JS on the event loop). The loss-landscape analyses are its users today.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <string>
 
-namespace msam::hessian {
+namespace msam {
 
 struct ProgressEvent {
   std::string stage;       // 'eigenvalue', 'trace', 'mSharpness'
@@ -17,4 +18,4 @@ struct ProgressEvent {
 
 using ProgressFn = std::function<void(const ProgressEvent&)>;
 
-}  // namespace msam::hessian
+}  // namespace msam

@@ -15,7 +15,8 @@
         "csrc/nn/bindings.cc", "csrc/nn/grouped.cc", "csrc/nn/layers.cc", "csrc/nn/module.cc", "csrc/nn/options.cc",
         "csrc/nn/transformer.cc",
         "csrc/optim/adamw.cc", "csrc/optim/binding.cc", "csrc/optim/clip_grad.cc", "csrc/optim/optimizer.cc",
-        "csrc/optim/sgd.cc"
+        "csrc/optim/sgd.cc",
+        "csrc/profile/op_count.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

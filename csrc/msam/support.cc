@@ -1,6 +1,8 @@
 #include "msam/support.h"
 
 #include "msam/autocast.h"
+#include "msam/bookkeeping.h"
+#include "profile/op_count.h"
 
 namespace msam {
 
@@ -29,11 +31,33 @@ at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, c
     l = loss(model.forward(inputs)[0], target);
   }
   if (opts.lossWeightDecay > 0) {
-    at::Tensor sq = at::zeros({}, l.options());
-    for (const auto& p : params) sq = sq + p.pow(2).sum();
-    l = l + 0.5 * opts.lossWeightDecay * sq;
+    // The value only: its gradient λw is added by addWeightDecayGradient, one op for all tensors
+    // (autograd through Σ p² would be three ops per parameter tensor).
+    at::Tensor sq;
+    {
+      MSAM_BOOKKEEPING();
+      at::NoGradGuard noGrad;
+      sq = deviceNorm(params).pow(2);
+    }
+    l = l + (0.5 * opts.lossWeightDecay * sq).to(l.scalar_type());
   }
   return l;
+}
+
+void addWeightDecayGradient(std::vector<at::Tensor>& g, const std::vector<at::Tensor>& params, double lossWeightDecay) {
+  if (lossWeightDecay <= 0) return;
+  MSAM_BOOKKEEPING();
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> gs, ps;
+  for (size_t j = 0; j < g.size(); ++j) {
+    if (g[j].defined()) {
+      gs.push_back(g[j]);
+      ps.push_back(params[j]);
+    } else {
+      g[j] = params[j].detach() * lossWeightDecay;  // a parameter the loss does not use
+    }
+  }
+  if (!gs.empty()) at::_foreach_add_(gs, ps, lossWeightDecay);
 }
 
 RngSnapshot::RngSnapshot(const at::Device& device) {

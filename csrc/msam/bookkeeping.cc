@@ -22,9 +22,13 @@ std::vector<at::Tensor> definedOnly(const std::vector<at::Tensor>& v) {
   return out;
 }
 
-// dst ← src bit for bit, every value (±0, ±inf, NaN) included. 1.13 has no _foreach_copy_: dst is
-// set to -0, the one value x with x + y == y for every y, and src is added.
+}  // namespace
+
+// 1.13 has no _foreach_copy_: dst is set to -0, the one value x with x + y == y for every y, and
+// src is added.
 void copyAll(const std::vector<at::Tensor>& dst, const std::vector<at::Tensor>& src) {
+  MSAM_BOOKKEEPING();
+  at::NoGradGuard noGrad;
 #ifdef MSAM_FOREACH_2_1
   at::_foreach_copy_(dst, src);
 #else
@@ -33,8 +37,6 @@ void copyAll(const std::vector<at::Tensor>& dst, const std::vector<at::Tensor>& 
   at::_foreach_add_(dst, src);
 #endif
 }
-
-}  // namespace
 
 at::Tensor deviceNorm(const std::vector<at::Tensor>& v) {
   MSAM_BOOKKEEPING();

@@ -13,6 +13,9 @@ namespace msam {
 // The same numbers as summing per-tensor norms one by one. Undefined tensors are skipped.
 at::Tensor deviceNorm(const std::vector<at::Tensor>& v);
 
+// dst ← src bit for bit, every value (±0, ±inf, NaN) included; equal shapes and dtypes.
+void copyAll(const std::vector<at::Tensor>& dst, const std::vector<at::Tensor>& src);
+
 // What the step keeps between steps for one model, found again by its parameter tensors (held
 // weakly: the cache keeps no model alive): the restore point, and on 1.13 the scale buffers.
 class StepBuffers {

@@ -219,11 +219,39 @@ void unalias(std::vector<at::Tensor>& g) {
 std::vector<at::Tensor> gradBuffers(const std::vector<at::Tensor>& params) {
   std::vector<at::Tensor> out;
   out.reserve(params.size());
+  bool allFit = true;
   for (const auto& p : params) {
     const at::Tensor& g = p.grad();
-    bool fits = g.defined() && g.sizes() == p.sizes() && g.strides() == p.strides() && g.scalar_type() == p.scalar_type() &&
-                g.device() == p.device() && !g.is_sparse() && g.is_contiguous() && !g.is_same(p);
-    out.push_back(fits ? g : at::empty_like(p, at::MemoryFormat::Contiguous));
+    bool fits = g.defined() && g.sizes() == p.sizes() && g.scalar_type() == p.scalar_type() && g.device() == p.device() &&
+                !g.is_sparse() && g.is_contiguous() && !g.is_same(p);
+    allFit = allFit && fits;
+    out.push_back(fits ? g : at::Tensor());
+  }
+  if (allFit) return out;
+  // New buffers: per dtype and device one flat tensor, the gradients contiguous pieces of it in
+  // parameter order, so that an all-reduce can run on it directly (dist/group.cc, flatRun).
+  std::vector<std::pair<at::TensorOptions, std::vector<size_t>>> kinds;
+  for (size_t j = 0; j < params.size(); ++j) {
+    const auto& p = params[j];
+    std::vector<size_t>* list = nullptr;
+    for (auto& [o, l] : kinds) {
+      if (o.dtype() == p.dtype() && o.device() == p.device()) list = &l;
+    }
+    if (!list) {
+      kinds.emplace_back(p.options(), std::vector<size_t>());
+      list = &kinds.back().second;
+    }
+    list->push_back(j);
+  }
+  for (auto& [o, list] : kinds) {
+    int64_t total = 0;
+    for (size_t j : list) total += params[j].numel();
+    at::Tensor flat = at::empty({total}, o.layout(at::kStrided));
+    int64_t offset = 0;
+    for (size_t j : list) {
+      out[j] = flat.narrow(0, offset, params[j].numel()).view(params[j].sizes());
+      offset += params[j].numel();
+    }
   }
   return out;
 }

@@ -2,6 +2,10 @@
 // per training step in every strategy and configuration, and msam's bookkeeping ops per shard
 // independent of the number of parameter tensors (README, "Benchmarks"). The counts are of what the
 // code dispatches, so they hold on the CPU build as on a GPU; 'graph' runs only where CUDA does.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as msam from '../lib';
 import { COUNT_CONFIGS, countStepOps } from '../lib/experiments/step-count';
@@ -90,4 +94,33 @@ describeCuda("'graph' on CUDA", () => {
       expect(r.hostReads, `${r.config}: ${JSON.stringify(r.reads)}`).toBeLessThanOrEqual(1);
     }
   }, 120_000);
+});
+
+describe('msam bench --count', () => {
+  it('prints the table of counts and the CPU ratios, and writes results.json', async () => {
+    const root = path.resolve(__dirname, '..');
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msam-count-'));
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register', path.join(root, 'lib', 'cli.ts'), 'bench', '--count', '--count-m', '2', '--count-batch', '8', '--out-dir', outDir],
+      { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/\| loop \| default \| 1 \| \d+ \| [\d.]+ \|/);
+      expect(stdout).toMatch(/\| vectorized \| asam \| 1 \|/);
+      expect(stdout).toMatch(/loop: SAM [\d.]+ ms, mSAM [\d.]+ ms, ratio [\d.]+×/);
+      const json = JSON.parse(fs.readFileSync(path.join(outDir, 'results.json'), 'utf8')) as { rows: { hostReads: number }[]; ratios: unknown[] };
+      expect(json.rows.length).toBe(12);
+      expect(json.rows.every((r) => r.hostReads === 1)).toBe(true);
+      expect(json.ratios).toHaveLength(2);
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -182,7 +182,7 @@ at::Tensor StepBuffers::perturb(const std::vector<at::Tensor>& params, std::vect
     at::_foreach_mul_(t, t);   // T², as pow(2) computes it
     at::_foreach_mul_(gs, t);  // T² g
   }
-  scale(gs, s);
+  scale(g, s);  // the full list: 1.13's scale views are indexed by parameter
   at::_foreach_add_(ps, gs);
   return usedNorm;
 }

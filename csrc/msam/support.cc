@@ -78,18 +78,6 @@ void RngSnapshot::save(const at::Device& d) {
   saved_.emplace_back(gen, gen.get_state());
 }
 
-double globalNorm(const std::vector<at::Tensor>& v) {
-  std::vector<at::Tensor> norms;
-  norms.reserve(v.size());
-  for (const auto& t : v) {
-    if (!t.defined()) continue;
-    auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, msam::nullopt, false, dtype).to(at::kDouble));
-  }
-  if (norms.empty()) return 0.0;
-  return at::stack(norms).norm().item<double>();
-}
-
 SavedBuffers::SavedBuffers(nn::Module& model) {
   at::NoGradGuard noGrad;
   nn::Module::Named<at::Tensor> named;

@@ -1,5 +1,5 @@
 // What every strategy of the step shares: the trainable parameters, the batch checks, the random
-// state both passes of a shard replay, the global gradient norm, and what a skipped step restores.
+// state both passes of a shard replay, the in-loss weight decay, and what a skipped step restores.
 #pragma once
 #include "common.h"
 #include "msam/step.h"
@@ -32,10 +32,6 @@ class RngSnapshot {
   void save(const at::Device& d);
   std::vector<std::pair<at::Generator, at::Tensor>> saved_;
 };
-
-// ‖v‖₂ over all tensors as one vector: each tensor's norm in float32 or wider (half-precision
-// gradients are widened, as the contract asks), combined in float64.
-double globalNorm(const std::vector<at::Tensor>& v);
 
 // The model's buffers (BatchNorm statistics, which the unperturbed passes update) as they were
 // before the step, to put back when the step is skipped.

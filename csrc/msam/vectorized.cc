@@ -74,7 +74,7 @@ at::Tensor perRow(const at::Tensor& v, const at::Tensor& t) {
 }
 
 // Each shard's ‖v_k‖₂ over all tensors (rows k of every [G, ...] tensor), each tensor's part in
-// float32 or wider and the sum in float64, as globalNorm does for one shard.
+// float32 or wider and the sum in float64, as deviceNorm (msam/bookkeeping.h) does for one shard.
 at::Tensor rowNorms(const std::vector<at::Tensor>& v) {
   at::Tensor sq;
   for (const auto& t : v) {

@@ -11,11 +11,12 @@
         "csrc/hessian/bindings.cc", "csrc/hessian/eigen.cc", "csrc/hessian/landscape.cc", "csrc/hessian/m_sharpness.cc",
         "csrc/hessian/trace.cc",
         "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc",
-        "csrc/msam/bindings.cc", "csrc/msam/graph.cc", "csrc/msam/loop.cc", "csrc/msam/loss.cc", "csrc/msam/step.cc", "csrc/msam/support.cc", "csrc/msam/vectorized.cc",
+        "csrc/msam/bindings.cc", "csrc/msam/bookkeeping.cc", "csrc/msam/graph.cc", "csrc/msam/loop.cc", "csrc/msam/loss.cc", "csrc/msam/shard_stats.cc", "csrc/msam/step.cc", "csrc/msam/support.cc", "csrc/msam/vectorized.cc",
         "csrc/nn/bindings.cc", "csrc/nn/grouped.cc", "csrc/nn/layers.cc", "csrc/nn/module.cc", "csrc/nn/options.cc",
         "csrc/nn/transformer.cc",
         "csrc/optim/adamw.cc", "csrc/optim/binding.cc", "csrc/optim/clip_grad.cc", "csrc/optim/optimizer.cc",
-        "csrc/optim/sgd.cc"
+        "csrc/optim/sgd.cc",
+        "csrc/profile/op_count.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -29,7 +29,11 @@ def resnet18_cifar():
     return m
 
 
-MODELS = {"cnn": (small_cnn, (1, 28, 28)), "resnet18": (resnet18_cifar, (3, 32, 32))}
+def mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+MODELS = {"cnn": (small_cnn, (1, 28, 28)), "resnet18": (resnet18_cifar, (3, 32, 32)), "mlp": (mlp, (784,))}
 
 
 def msam_step(model, opt, x, y, m, rho):

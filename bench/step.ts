@@ -2,7 +2,10 @@
 // run with PyTorch in Python on the same libtorch running the same algorithm (a sequential loop
 // over micro-batches, as the public m-SAM code does). Rounds alternate msam and Python; medians.
 //   node dist/bench/step.js [--models cnn,resnet18] [--batches 128,512] [--ms 1,4,8,16,32]
-//        [--steps 3] [--warmup 1] [--rounds 3] [--device cpu|cuda] [--out bench/results/step.json]
+//        [--steps 3] [--warmup 1] [--rounds 3] [--device cpu|cuda] [--strategy auto|loop|vectorized]
+//        [--out bench/results/step.json]
+// Models: cnn, resnet18, mlp (784-256-256-10). With SAM (m = 1) and m = 32 among the cases, it also
+// prints the cost of an m = 32 step in SAM steps, msam's beside PyTorch's (README, "Benchmarks").
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msam from '../lib';
@@ -14,6 +17,7 @@ const steps = Number(flag('--steps', '3'));
 const warmup = Number(flag('--warmup', '1'));
 const rounds = Number(flag('--rounds', '3'));
 const rho = 0.2;
+const strategy = flag('--strategy', 'auto') as 'auto' | 'loop' | 'vectorized';
 const outFile = flag('--out', path.join(__dirname, '..', '..', 'bench', 'results', `step-${device.replace(':', '')}.json`));
 
 function smallCnn(): msam.nn.Module {
@@ -24,8 +28,13 @@ function smallCnn(): msam.nn.Module {
     new nn.Flatten(), new nn.Linear(64 * 7 * 7, 10),
   );
 }
+function mlp(): msam.nn.Module {
+  const { nn } = msam;
+  return new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 256), new nn.ReLU(), new nn.Linear(256, 10));
+}
 const MODELS: Record<string, [() => msam.nn.Module, number[]]> = {
   cnn: [smallCnn, [1, 28, 28]],
+  mlp: [mlp, [784]],
   resnet18: [() => msam.models.resnet18({ numClasses: 10, stem: 'cifar' }), [3, 32, 32]],
 };
 
@@ -53,7 +62,7 @@ async function measureMsam(c: Case): Promise<number> {
   msam.manualSeed(0);
   const model = make().to(device).train();
   const opt = new msam.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-  const sam = new msam.MSAM(model, opt, { m: c.m, rho: c.rho });
+  const sam = new msam.MSAM(model, opt, { m: c.m, rho: c.rho, strategy });
   const x = msam.randn([c.batch, ...shape], { device });
   const y = msam.randint(0, 10, [c.batch], { device });
   const batch = { input: x, target: y };
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
     const b = median(theirs[c.key] ?? []);
     return { model: c.model, batch: c.batch, method: c.method, msamMs: a, pythonMs: b, ratio: a / b };
   });
-  const result = { date: new Date().toISOString(), device, libtorch: msam.version().libtorch, pythonTorch: torchVersion, threads, steps, rounds, rows };
+  const result = { date: new Date().toISOString(), device, strategy, libtorch: msam.version().libtorch, pythonTorch: torchVersion, threads, steps, rounds, rows };
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(`${outFile}.tmp`, JSON.stringify(result, null, 2));
   fs.renameSync(`${outFile}.tmp`, outFile);
@@ -99,6 +108,12 @@ async function main(): Promise<void> {
   console.log('| model | batch | method | msam ms | PyTorch ms | ratio |');
   console.log('|---|---:|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.model} | ${r.batch} | ${r.method} | ${r.msamMs.toFixed(1)} | ${r.pythonMs.toFixed(1)} | ${r.ratio.toFixed(2)}× |`);
+  // An m = 32 step in SAM steps: the same arithmetic, so what it costs beyond 1× is overhead.
+  for (const sam of rows.filter((r) => r.method === 'SAM')) {
+    const m32 = rows.find((r) => r.model === sam.model && r.batch === sam.batch && r.method === 'mSAM m=32');
+    if (!m32) continue;
+    console.log(`${sam.model}, batch ${sam.batch}: an m = 32 step costs ${(m32.msamMs / sam.msamMs).toFixed(2)} SAM steps in msam (strategy ${strategy}), ${(m32.pythonMs / sam.pythonMs).toFixed(2)} in PyTorch`);
+  }
 }
 
 main().catch((e: unknown) => {

@@ -6,6 +6,7 @@
 #include "nn/bindings.h"
 #include "ops.h"
 #include "optim/binding.h"
+#include "profile/op_count.h"
 #include "runtime.h"
 #include "tensor.h"
 
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initOptim(env, exports);
   initHessian(env, exports);
   initDist(env, exports);
+  profile::initOpCount(env, exports);
   return exports;
 }
 

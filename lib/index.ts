@@ -19,6 +19,7 @@ export * as nn from './nn';
 export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
 export * as optim from './optim';
+export { countOps, type OpCounts } from './profile';
 export * as dist from './dist';
 export * as schedule from './schedule';
 export * as data from './data';

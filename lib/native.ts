@@ -36,6 +36,15 @@ export interface NativeMemory {
 }
 
 /** What one mSAM step reports (csrc/msam/bindings.cc); msam.StepStats. */
+/** What csrc/profile/op_count.h counted between countOpsStart and countOpsStop. */
+export interface NativeOpCounts {
+  ops: number;
+  hostReads: number;
+  bookkeeping: number;
+  reads: Record<string, number>;
+  byName: Record<string, number>;
+}
+
 export interface NativeStepStats {
   /** Mean loss at w over the batch (shards weighted by size). */
   loss: number;
@@ -149,6 +158,9 @@ export interface NativeAddon {
   ): Promise<NativeStepStats>;
   freezeRunningStats(on: boolean): boolean;
   setAutocast(device: string, dtype: string | null): string | null;
+  // op counting (csrc/profile/op_count.h): process-wide while it runs; counts do not nest
+  countOpsStart(): void;
+  countOpsStop(): NativeOpCounts;
   // the loss landscape (csrc/hessian): the model in eval mode, the mean loss over all batches' examples
   hessianVectorProduct(model: ModuleHandle, data: NativeBatches, loss: object, vector: TensorHandle[]): TensorHandle[];
   hessianEigenvaluesAsync(model: ModuleHandle, data: NativeBatches, loss: object, options: object, onProgress: ((e: NativeProgressEvent) => void) | null): Promise<NativeEigenResult>;

@@ -190,12 +190,29 @@ std::vector<std::vector<at::Tensor>> byKind(const std::vector<at::Tensor>& tenso
   return groups;
 }
 
+// When the tensors are contiguous pieces laid one after another in one storage (the mSAM step's
+// gradient buffers: msam/bookkeeping.h, gradBuffers), the one flat tensor they tile; else undefined.
+at::Tensor tiledBy(const std::vector<at::Tensor>& g) {
+  int64_t next = g[0].storage_offset();
+  for (const auto& t : g) {
+    if (!t.is_contiguous() || !t.storage().is_alias_of(g[0].storage()) || t.storage_offset() != next) return at::Tensor();
+    next += t.numel();
+  }
+  return g[0].detach().as_strided({next - g[0].storage_offset()}, {1}, g[0].storage_offset());
+}
+
 template <class Collective>
 void flatRun(const std::vector<at::Tensor>& tensors, Collective&& collective) {
   at::NoGradGuard noGrad;
   for (auto& g : byKind(tensors)) {
     if (g.size() == 1 && g[0].is_contiguous()) {
       std::vector<at::Tensor> one{g[0].detach()};
+      collective(one);
+      continue;
+    }
+    // Already one buffer: reduced in place, no concatenation and no copies back.
+    if (at::Tensor tiled = tiledBy(g); tiled.defined()) {
+      std::vector<at::Tensor> one{tiled};
       collective(one);
       continue;
     }

@@ -59,10 +59,12 @@ void reduceStep(Group& group, const std::vector<at::Tensor>& params, StepStats& 
     for (const auto& p : params) {
       at::Tensor& g = p.mutable_grad();
       if (!g.defined()) g = at::zeros_like(p);
-      if (share != 1.0) g.mul_(share);
       grads.push_back(g);
     }
+    if (share != 1.0) at::_foreach_mul_(grads, share);
   }
+  // The step's gradient buffers tile one flat buffer per dtype (msam/bookkeeping.h, gradBuffers):
+  // the all-reduce runs on it in place.
   group.allReduceSum(grads);
 }
 

@@ -40,6 +40,7 @@
 #include <type_traits>
 
 #include "msam/autocast.h"
+#include "msam/bookkeeping.h"
 #include "msam/step.h"
 #include "msam/support.h"
 
@@ -74,20 +75,6 @@ struct RegistersGenerators<G, std::void_t<decltype(std::declval<G&>().register_g
 template <typename G>
 void registerGenerator(G& graph, const at::Generator& gen) {
   if constexpr (RegistersGenerators<G>::value) graph.register_generator_state(gen);
-}
-
-// ‖v‖₂ over all tensors as one vector, as loop.cc's globalNorm (float32 or wider per tensor,
-// combined in float64), but left on the device as a 0-d float64 tensor: a captured graph may not
-// read anything back.
-at::Tensor deviceNorm(const std::vector<at::Tensor>& v, const at::Device& device) {
-  std::vector<at::Tensor> norms;
-  for (const auto& t : v) {
-    if (!t.defined()) continue;
-    auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, msam::nullopt, false, dtype).to(at::kDouble));
-  }
-  if (norms.empty()) return at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
-  return at::stack(norms).norm();
 }
 
 // What a captured graph depends on besides its static buffers. Pointers are compared, and the
@@ -158,7 +145,7 @@ struct CapturedStep {
   std::vector<at::Tensor> params, buffers;  // references: the key's pointers stay theirs
   std::vector<at::Tensor> inputs;           // static: one shard's inputs
   at::Tensor target;                        // static: one shard's target
-  std::vector<at::Tensor> saved;            // the restore point, w at the step's start
+  std::shared_ptr<StepBuffers> saved;       // the restore point, w at the step's start
   std::vector<at::Tensor> acc;              // Σ (1/m)·h_i
   at::Tensor shardStats;                    // [4] float64: loss, perturbed loss, ‖g‖, the norm ε used
   at::Generator ascentRng;                  // the default generator's own state
@@ -210,39 +197,19 @@ class NoAutocastCache {
 // One shard's passes on the static buffers: what the graph captures (and the warm-up runs).
 void shardPasses(CapturedStep& s, nn::Module& model, const LossSpec& loss, const MsamOptions& opts, at::Generator& gen) {
   const auto& params = s.params;
-  const at::Device device = params[0].device();
   at::Tensor l = shardLoss(model, s.inputs, s.target, loss, opts, params);
   auto g = torch::autograd::grad({l}, params, {}, false, false, /*allow_unused=*/true);
+  unalias(g);
+  addWeightDecayGradient(g, params, opts.lossWeightDecay);
   at::NoGradGuard noGrad;
-  at::Tensor gNorm = deviceNorm(g, device);
+  at::Tensor gNorm = deviceNorm(g);
   at::Tensor usedNorm = gNorm;
   at::Tensor lp = l;
   std::vector<at::Tensor> h;
   if (opts.rho == 0) {
     h = std::move(g);  // no perturbation: the ascent pass is the descent pass
   } else {
-    {
-      std::vector<at::Tensor> e(params.size());
-      if (opts.adaptive) {
-        std::vector<at::Tensor> tg;
-        for (size_t j = 0; j < params.size(); ++j) {
-          if (g[j].defined()) tg.push_back((params[j].abs() + opts.eta) * g[j]);
-        }
-        usedNorm = deviceNorm(tg, device);
-        at::Tensor scale = (usedNorm + 1e-12).reciprocal() * opts.rho;
-        for (size_t j = 0; j < params.size(); ++j) {
-          if (g[j].defined()) e[j] = (params[j].abs() + opts.eta).pow(2) * g[j] * scale;
-        }
-      } else {
-        at::Tensor scale = (usedNorm + 1e-12).reciprocal() * opts.rho;
-        for (size_t j = 0; j < params.size(); ++j) {
-          if (g[j].defined()) e[j] = g[j] * scale;
-        }
-      }
-      for (size_t j = 0; j < params.size(); ++j) {
-        if (e[j].defined()) params[j].add_(e[j]);
-      }
-    }
+    usedNorm = s.saved->perturb(params, g, gNorm, opts.rho, opts.adaptive, opts.eta);
     g.clear();
     {
       // Descent: h_i at w + ε_i, with the ascent's random state, running statistics untouched.
@@ -252,12 +219,11 @@ void shardPasses(CapturedStep& s, nn::Module& model, const LossSpec& loss, const
       lp = shardLoss(model, s.inputs, s.target, loss, opts, params);
       h = torch::autograd::grad({lp}, params, {}, false, false, /*allow_unused=*/true);
     }
-    for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);  // bit-exact, not by subtraction
+    unalias(h);
+    addWeightDecayGradient(h, params, opts.lossWeightDecay);
+    s.saved->restore(params);  // bit-exact, not by subtraction
   }
-  const double weight = 1.0 / static_cast<double>(opts.m);  // every shard has B/m examples
-  for (size_t j = 0; j < params.size(); ++j) {
-    if (h[j].defined()) s.acc[j].add_(h[j], weight);
-  }
+  accumulate(s.acc, h, 1.0 / static_cast<double>(opts.m), /*first=*/false);  // every shard has B/m examples
   s.shardStats.copy_(at::stack({l.detach().to(at::kDouble), lp.detach().to(at::kDouble), gNorm, usedNorm}));
 }
 
@@ -271,10 +237,8 @@ std::unique_ptr<CapturedStep> prepare(StepKey key, const std::vector<at::Tensor>
   at::NoGradGuard noGrad;
   for (const auto& x : shardInputs) s->inputs.push_back(at::empty_like(x, at::MemoryFormat::Contiguous));
   s->target = at::empty_like(shardTarget, at::MemoryFormat::Contiguous);
-  for (const auto& p : params) {
-    s->saved.push_back(at::empty_like(p));
-    s->acc.push_back(at::zeros_like(p));
-  }
+  s->saved = StepBuffers::of(params);
+  for (const auto& p : params) s->acc.push_back(at::zeros_like(p));
   s->shardStats = at::zeros({4}, at::TensorOptions().dtype(at::kDouble).device(params[0].device()));
   return s;
 }
@@ -375,7 +339,7 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     CapturedStep& s = *slot;
     {
       at::NoGradGuard noGrad;
-      for (size_t j = 0; j < params.size(); ++j) s.saved[j].copy_(params[j]);
+      s.saved->save(params);
       for (const auto& b : buffers) savedBuffers.push_back(b.clone());
     }
     auto loadShard = [&](int64_t i) {
@@ -394,7 +358,7 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
         // Weights and statistics back as they were; nothing kept; the model's own errors as they are.
         {
           at::NoGradGuard noGrad;
-          for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);
+          s.saved->restore(params);
           for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
         }
         side.synchronize();
@@ -408,7 +372,7 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     at::Tensor perShard;
     {
       at::NoGradGuard noGrad;
-      for (auto& a : s.acc) a.zero_();
+      at::_foreach_zero_(s.acc);
       // The descent state starts where the default generator is now: equal masks in every replay.
       at::Tensor rngNow;
       {
@@ -430,7 +394,7 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     at::Tensor host;
     {
       at::NoGradGuard noGrad;
-      host = at::cat({perShard.flatten(), deviceNorm(s.acc, device).reshape({1})}).cpu();
+      host = at::cat({perShard.flatten(), deviceNorm(s.acc).reshape({1})}).cpu();
     }
     const double* v = host.data_ptr<double>();
     const double weight = 1.0 / static_cast<double>(opts.m);
@@ -459,7 +423,7 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     if (skipReason.empty() && !knownFinite && !std::isfinite(v[4 * opts.m])) skipReason = "non-finite mSAM gradient";
     if (!skipReason.empty()) {
       at::NoGradGuard noGrad;
-      for (size_t j = 0; j < params.size(); ++j) params[j].copy_(s.saved[j]);
+      s.saved->restore(params);
       for (size_t j = 0; j < buffers.size(); ++j) buffers[j].copy_(savedBuffers[j]);
     }
   }
@@ -472,9 +436,13 @@ StepStats graphStep(nn::Module& model, const Batch& batch, const LossSpec& loss,
     stats.skipReason = std::move(skipReason);
     return stats;
   }
-  // Fresh gradients on the caller's stream: the static sums are overwritten by the next step.
-  at::NoGradGuard noGrad;
-  for (size_t j = 0; j < params.size(); ++j) params[j].mutable_grad() = slot->acc[j].clone();
+  // The gradients copied out on the caller's stream (the static sums are overwritten by the next
+  // step), into the .grad tensors of the last step when they fit.
+  std::vector<at::Tensor> grads = gradBuffers(params);
+  copyAll(grads, slot->acc);
+  for (size_t j = 0; j < params.size(); ++j) {
+    if (!params[j].grad().is_same(grads[j])) params[j].mutable_grad() = grads[j];
+  }
   return stats;
 }
 

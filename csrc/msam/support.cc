@@ -1,6 +1,8 @@
 #include "msam/support.h"
 
 #include "msam/autocast.h"
+#include "msam/bookkeeping.h"
+#include "profile/op_count.h"
 
 namespace msam {
 
@@ -29,11 +31,33 @@ at::Tensor shardLoss(nn::Module& model, const std::vector<at::Tensor>& inputs, c
     l = loss(model.forward(inputs)[0], target);
   }
   if (opts.lossWeightDecay > 0) {
-    at::Tensor sq = at::zeros({}, l.options());
-    for (const auto& p : params) sq = sq + p.pow(2).sum();
-    l = l + 0.5 * opts.lossWeightDecay * sq;
+    // The value only: its gradient λw is added by addWeightDecayGradient, one op for all tensors
+    // (autograd through Σ p² would be three ops per parameter tensor).
+    at::Tensor sq;
+    {
+      MSAM_BOOKKEEPING();
+      at::NoGradGuard noGrad;
+      sq = deviceNorm(params).pow(2);
+    }
+    l = l + (0.5 * opts.lossWeightDecay * sq).to(l.scalar_type());
   }
   return l;
+}
+
+void addWeightDecayGradient(std::vector<at::Tensor>& g, const std::vector<at::Tensor>& params, double lossWeightDecay) {
+  if (lossWeightDecay <= 0) return;
+  MSAM_BOOKKEEPING();
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> gs, ps;
+  for (size_t j = 0; j < g.size(); ++j) {
+    if (g[j].defined()) {
+      gs.push_back(g[j]);
+      ps.push_back(params[j]);
+    } else {
+      g[j] = params[j].detach() * lossWeightDecay;  // a parameter the loss does not use
+    }
+  }
+  if (!gs.empty()) at::_foreach_add_(gs, ps, lossWeightDecay);
 }
 
 RngSnapshot::RngSnapshot(const at::Device& device) {
@@ -52,18 +76,6 @@ void RngSnapshot::save(const at::Device& d) {
   at::Generator gen = at::globalContext().defaultGenerator(d);
   std::lock_guard<std::mutex> lock(gen.mutex());
   saved_.emplace_back(gen, gen.get_state());
-}
-
-double globalNorm(const std::vector<at::Tensor>& v) {
-  std::vector<at::Tensor> norms;
-  norms.reserve(v.size());
-  for (const auto& t : v) {
-    if (!t.defined()) continue;
-    auto dtype = t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    norms.push_back(at::linalg_vector_norm(t, 2, msam::nullopt, false, dtype).to(at::kDouble));
-  }
-  if (norms.empty()) return 0.0;
-  return at::stack(norms).norm().item<double>();
 }
 
 SavedBuffers::SavedBuffers(nn::Module& model) {

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "msam/autocast.h"
+#include "msam/bookkeeping.h"
+#include "msam/shard_stats.h"
 #include "msam/step.h"
 #include "msam/support.h"
 #include "nn/grouped.h"
@@ -72,7 +74,7 @@ at::Tensor perRow(const at::Tensor& v, const at::Tensor& t) {
 }
 
 // Each shard's ‖v_k‖₂ over all tensors (rows k of every [G, ...] tensor), each tensor's part in
-// float32 or wider and the sum in float64, as globalNorm does for one shard.
+// float32 or wider and the sum in float64, as deviceNorm (msam/bookkeeping.h) does for one shard.
 at::Tensor rowNorms(const std::vector<at::Tensor>& v) {
   at::Tensor sq;
   for (const auto& t : v) {
@@ -85,7 +87,6 @@ at::Tensor rowNorms(const std::vector<at::Tensor>& v) {
 
 struct Pass {
   at::Tensor losses;              // [G] on the device
-  std::vector<double> values;     // the same on the host
   std::vector<at::Tensor> grads;  // [G, ...] per trainable parameter (zeros where unused)
 };
 
@@ -104,15 +105,10 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
 
   SavedBuffers savedBuffers(model);
   std::vector<at::Tensor> acc(params.size());
-  StepStats stats;
-  stats.shards = opts.m;
-  auto skip = [&](std::string why) {
-    savedBuffers.restore();
-    for (auto& p : params) p.mutable_grad() = at::Tensor();
-    stats.skipped = true;
-    stats.skipReason = std::move(why);
-    return stats;
-  };
+  // Nothing is read back before the end of the step (msam/shard_stats.h): a non-finite chunk runs
+  // on, and the one read at the end finds it.
+  const at::Device device = params[0].device();
+  ShardStats perShard(opts.m, device);
 
   // One grouped pass over a chunk with these stacked weights (all slots): per-shard losses and,
   // for the trainable ones, per-shard gradients.
@@ -140,29 +136,18 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
       }
       out.losses = out.losses + 0.5 * opts.lossWeightDecay * sq.to(out.losses.scalar_type());
     }
-    at::Tensor host = out.losses.detach().to(at::kDouble).cpu();
-    out.values.assign(host.data_ptr<double>(), host.data_ptr<double>() + c.count);
-    bool finite = true;
-    for (double v : out.values) finite = finite && std::isfinite(v);
-    if (finite) {
-      out.grads = torch::autograd::grad({out.losses.sum()}, leaves, {}, false, false, /*allow_unused=*/true);
-      for (size_t j = 0; j < out.grads.size(); ++j) {
-        if (!out.grads[j].defined()) out.grads[j] = at::zeros(leaves[j].sizes(), leaves[j].options());
-      }
+    out.grads = torch::autograd::grad({out.losses.sum()}, leaves, {}, false, false, /*allow_unused=*/true);
+    for (size_t j = 0; j < out.grads.size(); ++j) {
+      if (!out.grads[j].defined()) out.grads[j] = at::zeros(leaves[j].sizes(), leaves[j].options());
     }
     return out;
-  };
-  auto firstNonFinite = [](const std::vector<double>& v) {
-    for (size_t k = 0; k < v.size(); ++k) {
-      if (!std::isfinite(v[k])) return static_cast<int64_t>(k);
-    }
-    return int64_t{-1};
   };
 
   std::unique_ptr<nn::FreezeRunningStats> freezeAll;
   if (opts.freezeBatchNorm) freezeAll = std::make_unique<nn::FreezeRunningStats>();
-  const at::Device device = params[0].device();
+  std::vector<double> weights;
   for (const Chunk& c : chunksOf(B, opts.m, opts.chunkSize)) {
+    for (int64_t k = 0; k < c.count; ++k) weights.push_back(static_cast<double>(c.size) / static_cast<double>(B));
     const int64_t G = c.count;
     const double weight = static_cast<double>(c.size) / static_cast<double>(B);
     RngSnapshot rng(device);
@@ -171,36 +156,27 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
     std::vector<at::Tensor> atW;
     for (size_t j = 0; j < slots.size(); ++j) atW.push_back(repeated(*slots[j], G, trainable[j]));
     Pass ascent = pass(c, atW);
-    if (int64_t k = firstNonFinite(ascent.values); k >= 0) {
-      return skip(c10::str("non-finite loss ", ascent.values[k], " in shard ", c.first + k));
-    }
-    for (double v : ascent.values) stats.loss += weight * v;
     atW.clear();
 
     std::vector<at::Tensor> h;
     std::vector<at::Tensor> g = std::move(ascent.grads);
-    at::Tensor norms = rowNorms(g).cpu();
-    std::vector<double> gNorms(norms.data_ptr<double>(), norms.data_ptr<double>() + G);
-    if (int64_t k = firstNonFinite(gNorms); k >= 0) return skip(c10::str("non-finite gradient in shard ", c.first + k));
-    for (double n : gNorms) stats.gradNorm += n / static_cast<double>(opts.m);
+    at::Tensor norms = rowNorms(g);
 
     if (opts.rho == 0) {  // no perturbation: the ascent pass was the descent pass
       h = std::move(g);
-      for (double v : ascent.values) stats.perturbedLoss += weight * v;
+      perShard.recordRows(c.first, ascent.losses, ascent.losses, norms, norms);
     } else {
       // ε_k = ρ g_k / (‖g_k‖ + 1e-12), or ASAM's ρ T² g_k / ‖T g_k‖; the descent weights w + ε_k.
       std::vector<at::Tensor> perturbed;
+      at::Tensor scaleBy = norms;
       {
         at::NoGradGuard noGrad;
-        at::Tensor scaleBy = norms;
         if (opts.adaptive) {
           std::vector<at::Tensor> tg;
           for (size_t j = 0; j < params.size(); ++j) tg.push_back((params[j].abs() + opts.eta) * g[j]);
-          scaleBy = rowNorms(tg).cpu();
-          std::vector<double> tNorms(scaleBy.data_ptr<double>(), scaleBy.data_ptr<double>() + G);
-          if (int64_t k = firstNonFinite(tNorms); k >= 0) return skip(c10::str("non-finite gradient in shard ", c.first + k));
+          scaleBy = rowNorms(tg);
         }
-        at::Tensor scale = (opts.rho / (scaleBy + 1e-12)).to(device);
+        at::Tensor scale = opts.rho / (scaleBy + 1e-12);
         size_t t = 0;
         for (size_t j = 0; j < slots.size(); ++j) {
           if (!trainable[j]) {
@@ -218,10 +194,7 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
       rng.restore();
       nn::FreezeRunningStats frozen;
       Pass descent = pass(c, perturbed);
-      if (int64_t k = firstNonFinite(descent.values); k >= 0) {
-        return skip(c10::str("non-finite perturbed loss ", descent.values[k], " in shard ", c.first + k));
-      }
-      for (double v : descent.values) stats.perturbedLoss += weight * v;
+      perShard.recordRows(c.first, ascent.losses, descent.losses, norms, scaleBy);
       h = std::move(descent.grads);
     }
     at::NoGradGuard noGrad;
@@ -231,7 +204,16 @@ StepStats msamGradientVectorized(nn::Module& model, const Batch& batch, const Lo
       else acc[j].add_(sum, weight);
     }
   }
-  if (!std::isfinite(globalNorm(acc))) return skip("non-finite mSAM gradient");
+  StepStats stats;
+  stats.shards = opts.m;
+  std::string skipReason = perShard.finish(deviceNorm(acc), weights, opts, stats);
+  if (!skipReason.empty()) {
+    savedBuffers.restore();
+    for (auto& p : params) p.mutable_grad() = at::Tensor();
+    stats.skipped = true;
+    stats.skipReason = std::move(skipReason);
+    return stats;
+  }
   for (size_t j = 0; j < params.size(); ++j) params[j].mutable_grad() = acc[j];
   return stats;
 }

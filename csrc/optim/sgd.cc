@@ -17,28 +17,44 @@ void SGDOptions::check() const {
               dampening);
 }
 
-// torch/optim/sgd.py, _single_tensor_sgd, op for op (the same ATen calls in the same order give
-// the same bits).
+// torch/optim/sgd.py's _multi_tensor_sgd: each step of _single_tensor_sgd as one _foreach_* op over
+// the group's parameters (a fixed number of dispatches, of kernels on a GPU, whatever the number of
+// tensors). Elementwise the same ATen arithmetic in the same order, so the same bits as the
+// single-tensor path and as PyTorch's either way.
 void SGD::update(size_t group, const std::vector<size_t>& indices) {
   const SGDOptions& o = options_[group];
+  std::vector<at::Tensor> params, grads;
   for (size_t i : indices) {
-    at::Tensor& param = params_[i];
-    at::Tensor d_p = o.maximize ? param.grad().neg() : param.grad();
-    if (o.weightDecay != 0) d_p = d_p.add(param, o.weightDecay);
-    ParamState& s = state_[i];
-    if (o.momentum != 0) {
+    params.push_back(params_[i]);
+    grads.push_back(params_[i].grad());
+  }
+  std::vector<at::Tensor> dP = o.maximize ? at::_foreach_neg(grads) : grads;
+  if (o.weightDecay != 0) dP = at::_foreach_add(dP, params, o.weightDecay);
+  if (o.momentum != 0) {
+    // Parameters with a momentum buffer update it; the others start it from d_p (their first step).
+    std::vector<at::Tensor> bufs, bufGrads;
+    std::vector<size_t> withBuf;
+    for (size_t k = 0; k < indices.size(); ++k) {
+      ParamState& s = state_[indices[k]];
       if (at::Tensor* buf = s.find("momentum_buffer")) {
-        buf->mul_(o.momentum).add_(d_p, 1 - o.dampening);
-        d_p = o.nesterov ? d_p.add(*buf, o.momentum) : *buf;
+        bufs.push_back(*buf);
+        bufGrads.push_back(dP[k]);
+        withBuf.push_back(k);
       } else {
-        at::Tensor fresh = d_p.clone().detach();
+        at::Tensor fresh = dP[k].clone().detach();
         s.set("momentum_buffer", fresh);
-        d_p = o.nesterov ? d_p.add(fresh, o.momentum) : fresh;
+        dP[k] = o.nesterov ? dP[k].add(fresh, o.momentum) : fresh;
       }
     }
-    param.add_(d_p, -o.lr);
-    s.step += 1;
+    if (!bufs.empty()) {
+      at::_foreach_mul_(bufs, o.momentum);
+      at::_foreach_add_(bufs, bufGrads, 1 - o.dampening);
+      std::vector<at::Tensor> updated = o.nesterov ? at::_foreach_add(bufGrads, bufs, o.momentum) : bufs;
+      for (size_t k = 0; k < withBuf.size(); ++k) dP[withBuf[k]] = updated[k];
+    }
   }
+  at::_foreach_add_(params, dP, -o.lr);
+  for (size_t i : indices) state_[i].step += 1;
 }
 
 void SGD::bufferNames(size_t, const OptionMap&, std::vector<std::string>*, std::vector<std::string>* optional) const {

@@ -1,4 +1,4 @@
-// Stochastic gradient descent with momentum, as torch.optim.SGD (1.13, the single-tensor path).
+// Stochastic gradient descent with momentum, as torch.optim.SGD (its multi-tensor path: _foreach_* ops).
 #pragma once
 #include "optim/optimizer.h"
 

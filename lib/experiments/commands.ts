@@ -12,6 +12,7 @@ import { parseChoices, parseList, type ExperimentReport } from './runner';
 import { runSweepM } from './sweep-m';
 import { addSharpnessOptions, runSharpness, sharpnessOptionsFrom } from './sharpness';
 import { runSwitch } from './switch';
+import { countStepOps, stepRatio } from './step-count';
 
 function report(r: ExperimentReport): void {
   console.log(r.table);
@@ -20,13 +21,42 @@ function report(r: ExperimentReport): void {
 }
 
 type Opts = Record<string, unknown>;
+
+function positiveInt(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got '${String(v)}'`);
+  return n;
+}
+
+// msam bench --count: the counts as a table, then the CPU ratios; results.json when --out-dir is given.
+async function printStepCounts(opts: Opts): Promise<void> {
+  const model = parseChoices(String(opts['countModel']), '--count-model', ['mlp', 'cnn'] as const)[0] as 'mlp' | 'cnn';
+  const m = positiveInt(opts['countM'], '--count-m');
+  const batch = positiveInt(opts['countBatch'], '--count-batch');
+  const layers = positiveInt(opts['countLayers'], '--count-layers');
+  const rows = await countStepOps({ model, layers, m, batch });
+  console.log(`Per training step (gradient + SGD), ${model}${model === 'mlp' ? ` with ${layers} hidden layers` : ''}, batch ${batch}, m = ${m}:`);
+  console.log('| strategy | configuration | host reads | ATen ops | bookkeeping ops per shard |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.strategy} | ${r.config} | ${r.error ? `error: ${r.error}` : `${r.hostReads} | ${r.ops} | ${r.bookkeepingPerShard}`} |`);
+  const ratios = [];
+  for (const strategy of ['loop', 'vectorized'] as const) ratios.push({ strategy, ...(await stepRatio({ strategy, batch: 256, m: 32 })) });
+  console.log('\nCPU: an mSAM step (m = 32) against a SAM step, MLP 784-256-256-10, batch 256 (median of 5 steps):');
+  for (const r of ratios) console.log(`  ${r.strategy}: SAM ${r.samMs.toFixed(1)} ms, mSAM ${r.msamMs.toFixed(1)} ms, ratio ${r.ratio.toFixed(2)}×`);
+  const dir = outDirOf(opts);
+  if (dir !== undefined) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ model, layers, m, batch, rows, ratios }, null, 2));
+    console.log(`wrote ${path.join(dir, 'results.json')}`);
+  }
+}
 const seedsOf = (opts: Opts) => parseList(String(opts['seeds']), '--seeds', 'int');
 const outDirOf = (opts: Opts) => (typeof opts['outDir'] === 'string' ? opts['outDir'] : undefined);
 const jobsOf = (opts: Opts) => (opts['jobs'] === undefined ? 1 : (parseList(String(opts['jobs']), '--jobs', 'int')[0] as number));
 const JOBS_HELP = 'runs trained side by side, each in a process of its own (give each --threads 1 on a small machine; default 1)';
 const SHARPNESS_FLAGS = ['sharpness', 'examples', 'hessianBatchSize', 'topK', 'maxIterations', 'tolerance', 'traceSamples', 'traceTolerance', 'shardSize', 'sharpnessRho', 'ascentSteps', 'analysisSeed'];
 const layersOf = (opts: Opts, defaults?: Record<string, unknown>) => {
-  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, jobs: _j, ...all } = opts;
+  const { seeds: _s, methods: _m, ms: _ms, fractions: _f, position: _p, jobs: _j, count: _c, countModel: _cm, countLayers: _cl, countM: _cmm, countBatch: _cb, ...all } = opts;
   const rest = Object.fromEntries(Object.entries(all).filter(([k]) => !SHARPNESS_FLAGS.includes(k)));
   return experimentLayers(rest, defaults);
 };
@@ -88,9 +118,18 @@ export function addExperimentCommands(program: Command): void {
       .command('bench')
       .description("training time per epoch of vanilla, SAM and mSAM (the paper's Table A.1), from the steps' times without evaluation (default 1 epoch): table.md, results.json, chart.svg, chart.png")
       .option('--methods <list>', `comma-separated: ${METHODS.join(', ')}`, 'vanilla,sam,msam')
-      .option('--seeds <list>', 'comma-separated seeds (repeats)', '0'),
+      .option('--seeds <list>', 'comma-separated seeds (repeats)', '0')
+      .option('--count', 'instead of timing epochs: per strategy and configuration, the host reads, ATen ops and bookkeeping ops per shard of one step (README, "Benchmarks"), and the CPU ratio of an m = 32 step to a SAM step')
+      .option('--count-model <mlp|cnn>', "--count: the model ('mlp' has --count-layers hidden layers)", 'mlp')
+      .option('--count-layers <n>', '--count: hidden layers of the MLP', '2')
+      .option('--count-m <n>', '--count: shards per step', '8')
+      .option('--count-batch <n>', '--count: batch size', '64'),
     ['--method', '--hybrid', '--hybrid-position'],
   ).action(async (opts: Opts) => {
+    if (opts['count'] === true) {
+      await printStepCounts(opts);
+      return;
+    }
     const methods = parseChoices(String(opts['methods']), '--methods', METHODS);
     report(await runBench({ methods, seeds: seedsOf(opts), outDir: outDirOf(opts), layers: layersOf(opts, { epochs: 1 }) }));
   });

@@ -14,9 +14,10 @@ export class PretrainedTokenizer extends JsonTokenizer {
 
   /**
    * Sentences or pairs to [N, L] ids and attention mask, as transformers' tokenizer(a, b,
-   * padding=True, truncation=True, max_length=maxLength) gives them.
+   * padding=True, truncation=True, max_length=maxLength) gives them. A maxLength above the
+   * model's is used as given, as transformers does (the model then refuses the longer rows).
    */
   encodeBatch(examples: readonly (readonly [string, string?])[], opts: { maxLength?: number } = {}): EncodedText {
-    return encodeTexts(this, examples, Math.min(opts.maxLength ?? this.maxLength, this.maxLength));
+    return encodeTexts(this, examples, opts.maxLength ?? this.maxLength);
   }
 }

@@ -16,12 +16,13 @@ import { locate, readTensors, type FloatDType } from './files';
 import { applyRules, exportRules, type KeyRule, type LoadReport } from './keys';
 import { ROBERTA_IGNORE, buildRoberta, robertaPrefix, robertaRules, robertaSavedConfig, robertaSpec, robertaSpecFromTensors } from './roberta';
 import { resnetFromTensors, RESNETS, type ResNetArch } from './resnet';
+import { buildViT, initViTHead, resamplePositions, vitRules, vitSavedConfig, vitSpecFromConfig, vitSpecFromTensors, type ViTSpec } from './vit';
 
 export { PretrainedError, type PretrainedErrorCode } from './errors';
 export type { LoadReport } from './keys';
 
-export type PretrainedArch = 'roberta' | ResNetArch;
-const ARCHS: readonly PretrainedArch[] = ['roberta', ...RESNETS];
+export type PretrainedArch = 'roberta' | 'vit' | ResNetArch;
+const ARCHS: readonly PretrainedArch[] = ['roberta', 'vit', ...RESNETS];
 
 export interface FromPretrainedOptions {
   /** What a single .safetensors file (or a folder without config.json) holds; read from config.json otherwise. */
@@ -34,6 +35,8 @@ export interface FromPretrainedOptions {
   dtype?: FloatDType;
   /** config.json fields to add or override (for a single file: what its shapes do not show, e.g. num_attention_heads). */
   config?: Record<string, unknown>;
+  /** ViT: the side of the images the model will take; the position embeddings are resampled as timm does when it differs from the checkpoint's. */
+  imageSize?: number;
 }
 
 export interface Pretrained {
@@ -51,6 +54,10 @@ interface SaveInfo {
   config: Record<string, unknown>;
   rules: KeyRule[];
   numClasses: number;
+  /** ViT: the image side the model takes (its config.json's image_size when saved). */
+  imageSize: number;
+  /** Loaded from a folder with config.json: saved as one too. */
+  hfFolder: boolean;
   /** The folder whose tokenizer files are copied along, or null. */
   source: string | null;
 }
@@ -58,10 +65,11 @@ const saved = new WeakMap<nn.Module, SaveInfo>();
 
 function checkOptions(where: string, o: FromPretrainedOptions): void {
   if (typeof o !== 'object' || o === null) throw new PretrainedError('BAD_OPTION', where, 'options must be an object');
-  const known = ['arch', 'numClasses', 'strict', 'dtype', 'config'];
+  const known = ['arch', 'numClasses', 'strict', 'dtype', 'config', 'imageSize'];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new PretrainedError('BAD_OPTION', where, `unknown option '${k}' (known: ${known.join(', ')})`);
   if (o.arch !== undefined && !ARCHS.includes(o.arch)) throw new PretrainedError('UNKNOWN_ARCH', where, `options.arch ${JSON.stringify(o.arch)} is none of ${ARCHS.join(', ')}`);
   if (o.numClasses !== undefined && !(Number.isSafeInteger(o.numClasses) && o.numClasses >= 1)) throw new PretrainedError('BAD_OPTION', where, `numClasses must be an integer ≥ 1, got ${String(o.numClasses)}`);
+  if (o.imageSize !== undefined && !(Number.isSafeInteger(o.imageSize) && o.imageSize >= 1)) throw new PretrainedError('BAD_OPTION', where, `imageSize must be an integer ≥ 1, got ${String(o.imageSize)}`);
   if (o.strict !== undefined && typeof o.strict !== 'boolean') throw new PretrainedError('BAD_OPTION', where, 'strict must be a boolean');
   if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') throw new PretrainedError('BAD_OPTION', where, `dtype must be 'float32' or 'float64', got ${String(o.dtype)}`);
   if (o.config !== undefined && (typeof o.config !== 'object' || o.config === null || Array.isArray(o.config))) throw new PretrainedError('BAD_OPTION', where, 'config must be an object of config.json fields');
@@ -72,6 +80,7 @@ function archOf(config: Record<string, unknown>, where: string): PretrainedArch 
   const type = config['model_type'];
   const archs = Array.isArray(config['architectures']) ? (config['architectures'] as unknown[]).map(String) : [];
   if (type === 'roberta' || archs.some((a) => a.startsWith('Roberta'))) return 'roberta';
+  if (type === 'vit' || archs.some((a) => a.startsWith('ViT'))) return 'vit';
   throw new PretrainedError('UNKNOWN_ARCH', where, `config.json describes ${JSON.stringify(type ?? archs.join(', ') ?? 'nothing')}; msam loads ${ARCHS.join(', ')}`);
 }
 
@@ -89,7 +98,7 @@ export async function fromPretrained(where: string, options: FromPretrainedOptio
   const strict = options.strict ?? options.numClasses === undefined;
   const fileConfig = files.config === null ? null : { ...files.config, ...(options.config ?? {}) };
   const arch = options.arch ?? archOf(fileConfig as Record<string, unknown>, where);
-  if (fileConfig !== null && options.arch !== undefined && options.arch === 'roberta' && archOf(fileConfig, where) !== 'roberta') {
+  if (fileConfig !== null && options.arch !== undefined && (options.arch === 'roberta' || options.arch === 'vit') && archOf(fileConfig, where) !== options.arch) {
     throw new PretrainedError('UNKNOWN_ARCH', where, `options.arch is ${options.arch} but config.json describes another architecture`);
   }
   const tensors = readTensors(files, dtype);
@@ -99,7 +108,24 @@ export async function fromPretrained(where: string, options: FromPretrainedOptio
     let config: Record<string, unknown>;
     let ignore: RegExp[] = [];
     let numClasses: number;
-    if (arch === 'roberta') {
+    let vitSpec: ViTSpec | null = null;
+    let imageSize = 0;
+    if (arch === 'vit') {
+      const spec = fileConfig === null ? vitSpecFromTensors(tensors, options.config ?? {}, where) : vitSpecFromConfig(fileConfig, tensors, where);
+      vitSpec = spec;
+      config = fileConfig ?? { layout: spec.layout, image_size: spec.imageSize, patch_size: spec.patch, hidden_size: spec.hidden, num_hidden_layers: spec.layers, num_attention_heads: spec.heads, intermediate_size: spec.mlp };
+      numClasses = options.numClasses ?? spec.numLabels ?? 1000;
+      imageSize = options.imageSize ?? spec.imageSize;
+      if (imageSize % spec.patch !== 0) throw new PretrainedError('BAD_OPTION', where, `imageSize ${imageSize} is not a multiple of the patch size ${spec.patch}`);
+      model = buildViT(spec, imageSize, numClasses);
+      rules = vitRules(spec);
+      const posKey = (rules.find((r) => r.target === 'encoder.pos_embedding') as KeyRule).sources[0] as string;
+      const pos = tensors.get(posKey);
+      if (pos !== undefined && imageSize !== spec.imageSize) {
+        tensors.set(posKey, resamplePositions(pos, imageSize / spec.patch));
+        pos.dispose();
+      }
+    } else if (arch === 'roberta') {
       let spec;
       if (fileConfig === null) ({ spec, config } = robertaSpecFromTensors(tensors, options.config ?? {}, where));
       else [spec, config] = [robertaSpec(fileConfig, where), fileConfig];
@@ -115,8 +141,10 @@ export async function fromPretrained(where: string, options: FromPretrainedOptio
     if (dtype !== 'float32') model.to(dtype);
     // Checked whole before anything is copied: a refused checkpoint leaves only an unreachable model.
     const report = applyRules(model, rules, tensors, { headSwap: options.numClasses !== undefined, strict, ignore, where });
+    if (vitSpec !== null) initViTHead(model, vitSpec, report);
     model.eval();
-    saved.set(model, { arch, config, rules: arch === 'roberta' ? robertaRules(numLayersOf(rules), 'roberta.') : rules, numClasses, source: files.config === null ? null : files.dir });
+    const saveRules = arch === 'roberta' ? robertaRules(numLayersOf(rules), 'roberta.') : vitSpec?.layout === 'hf' ? vitRules({ ...vitSpec, prefix: 'vit.' }) : rules;
+    saved.set(model, { arch, config, rules: saveRules, numClasses, imageSize, hfFolder: files.config !== null, source: files.config === null ? null : files.dir });
     const tokenizer = files.tokenizer === null ? null : new PretrainedTokenizer(files.tokenizer, tokenizerMaxLength(config));
     return { model, arch, config, tokenizer, report };
   } finally {
@@ -138,8 +166,9 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
 /**
  * Writes a model made by fromPretrained back in its checkpoint's layout: for RoBERTa a
  * transformers folder (config.json for RobertaForSequenceClassification with the model's classes,
- * model.safetensors, and the source folder's tokenizer files); for a torchvision ResNet its state
- * dict as `dir/model.safetensors`.
+ * model.safetensors, and the source folder's tokenizer files); for a Hugging Face ViT folder a
+ * ViTForImageClassification folder; for a timm or torchvision ViT or a torchvision ResNet state
+ * dict the same keys as `dir/model.safetensors`.
  */
 export async function savePretrained(model: nn.Module, dir: string): Promise<void> {
   const info = saved.get(model);
@@ -155,6 +184,8 @@ export async function savePretrained(model: nn.Module, dir: string): Promise<voi
   }
   if (info.arch === 'roberta') {
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(robertaSavedConfig(info.config, info.numClasses, dtype), null, 2) + '\n');
+  } else if (info.arch === 'vit' && info.hfFolder) {
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(vitSavedConfig(info.config, info.numClasses, info.imageSize, dtype), null, 2) + '\n');
   }
   if (info.source !== null && path.resolve(info.source) !== path.resolve(dir)) {
     for (const f of TOKENIZER_FILES) {

@@ -180,6 +180,29 @@ describe.skipIf(!ref.ok)(`RoBERTa from transformers checkpoints${ref.ok ? '' : `
     expect(logitsOf(again.model, expected.inputs)).toEqual(logitsOf(loaded.model, expected.inputs));
   });
 
+  it('glue-mrpc-roberta --pretrained: the paper\'s preset fine-tunes the checkpoint end to end, with its tokenizer', async () => {
+    expect(msam.train === undefined).toBe(false);
+    const { presets } = await import('../lib/train');
+    expect([presets['glue-cola-roberta'], presets['glue-mrpc-roberta'], presets['glue-sst2-roberta'], presets['glue-qqp-roberta']].map((p) => p.config.rho)).toEqual([0.01, 0.01, 0.05, 0.05]);
+    const data = path.join(root, 'MRPC');
+    fs.mkdirSync(data, { recursive: true });
+    const pairs = ['The quick brown fox.', 'A man is playing a guitar.', 'Stocks fell sharply.', 'The movie was wonderful.'];
+    const tsv = (n: number, off: number): string =>
+      `Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n${Array.from({ length: n }, (_, i) => `${(i + off) % 2}\t${i}\t${i + 1000}\t${pairs[i % 4]} ${'é'.repeat(i % 3)}\t${pairs[(i + off) % 4]}`).join('\n')}\n`;
+    fs.writeFileSync(path.join(data, 'train.tsv'), tsv(36, 0));
+    fs.writeFileSync(path.join(data, 'dev.tsv'), tsv(12, 1));
+    const out = path.join(root, 'run-mrpc');
+    const lines: string[] = [];
+    const r = await msam.train(
+      { preset: 'glue-mrpc-roberta', pretrained: path.join(root, 'roberta-base'), data: { dir: data }, m: 2, epochs: 1, batchSize: 16, device: 'cpu', outDir: out, log: { progress: 'plain' } },
+      { handleSigint: false, log: (l) => void lines.push(l) },
+    );
+    expect(r.interrupted).toBe(false);
+    expect(r.steps).toBe(2);
+    expect(r.metric).toBe('f1');
+    expect(lines.join('\n')).toContain(`text encoded by tokenizer ${path.join(root, 'roberta-base', 'tokenizer.json')}`);
+  }, 120_000);
+
   describe('bad checkpoints: a named error, nothing loaded', () => {
     const copy = (from: string, to: string): string => {
       fs.cpSync(path.join(root, from), path.join(root, to), { recursive: true });

@@ -201,6 +201,10 @@ describe.skipIf(!ref.ok)(`RoBERTa from transformers checkpoints${ref.ok ? '' : `
     expect(r.steps).toBe(2);
     expect(r.metric).toBe('f1');
     expect(lines.join('\n')).toContain(`text encoded by tokenizer ${path.join(root, 'roberta-base', 'tokenizer.json')}`);
+    // The fine-tuned model is also written in transformers' layout, and loads strictly.
+    const tuned = await models.fromPretrained(path.join(out, 'pretrained'));
+    expect(tuned.config['architectures']).toEqual(['RobertaForSequenceClassification']);
+    expect(tuned.tokenizer).not.toBeNull();
   }, 120_000);
 
   describe('bad checkpoints: a named error, nothing loaded', () => {

@@ -28,7 +28,7 @@ import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './co
 import { loadData } from './datasets';
 import { Ranks } from './distributed';
 import { buildModel } from './models';
-import { fromPretrained } from '../../models/pretrained';
+import { fromPretrained, savePretrained } from '../../models/pretrained';
 import { CHECKPOINT_KIND, checkpointFile, keepCheckpoint, loadInitWeights, readTrainExtra, runFiles } from './checkpoints';
 import { writeCurves } from '../report/curves';
 import { MetricsLog, writeAtomically } from './metrics-log';
@@ -778,6 +778,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     unlisten();
     hooks.signal?.removeEventListener('abort', onAbort);
   }
+  // A fine-tuned pretrained checkpoint also goes back in its own layout (the model tested last: the
+  // best on validation), for the reference library to load: <outDir>/pretrained.
+  if (config.pretrained !== null && ranks.lead && lastTest !== null) await savePretrained(model, path.join(outDir, 'pretrained'));
 
   const v = version();
   const seconds = interrupted ? state.seconds : elapsed();

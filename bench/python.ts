@@ -34,8 +34,9 @@ const cache = new Map<string, ReferencePython>();
  * The Python whose PyTorch is the reference for msam's binary: the same libtorch major.minor, so
  * that the 1.13 build is checked against Debian's torch 1.13 (/usr/bin/python3) and a 2.x build
  * against the 2.x of the environment it was built from (scripts/setup.sh --cuda: .venv). Tried in
- * order: MSAM_PYTHON (or MSAM_TEST_PYTHON), the project's .venv, python3, /usr/bin/python3; the
- * first whose torch fits and imports `modules` wins.
+ * order: MSAM_PYTHON (or MSAM_TEST_PYTHON), the project's .venv, its .venv-ref (the test-only
+ * transformers/timm environment over /usr/bin/python3 that scripts/reference-venv.sh makes), python3,
+ * /usr/bin/python3; the first whose torch fits and imports `modules` wins.
  */
 export function referencePython(modules: string[] = ['torch']): ReferencePython {
   const key = modules.join(',');
@@ -43,7 +44,8 @@ export function referencePython(modules: string[] = ['torch']): ReferencePython 
   if (hit) return hit;
   const want = majorMinor(version().libtorch);
   const venv = path.join(packageRoot(), '.venv', 'bin', 'python');
-  const candidates = [process.env['MSAM_PYTHON'], process.env['MSAM_TEST_PYTHON'], venv, 'python3', '/usr/bin/python3'].filter(
+  const refVenv = path.join(packageRoot(), '.venv-ref', 'bin', 'python');
+  const candidates = [process.env['MSAM_PYTHON'], process.env['MSAM_TEST_PYTHON'], venv, refVenv, 'python3', '/usr/bin/python3'].filter(
     (p, i, all): p is string => typeof p === 'string' && p.length > 0 && all.indexOf(p) === i && (!p.includes('/') || fs.existsSync(p)),
   );
   const seen: string[] = [];

@@ -44,6 +44,13 @@ export class ModelOptions<T extends object> {
     return v;
   }
 
+  /** A boolean; `fallback` when absent. */
+  flag(name: keyof T & string, fallback: boolean): boolean {
+    const v = this.#value(name) ?? fallback;
+    if (typeof v !== 'boolean') this.fail(name, `must be a boolean, got ${show(v)}`, TypeError);
+    return v;
+  }
+
   /** One of the allowed strings. */
   choice<const C extends string>(name: keyof T & string, allowed: readonly C[], fallback?: C): C {
     const v = this.#value(name) ?? fallback;

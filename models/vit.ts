@@ -24,6 +24,8 @@ export interface ViTOptions {
   dropout?: number;
   /** On the attention weights; default 0. */
   attentionDropout?: number;
+  /** Every LayerNorm's ε; default 1e-6 (torchvision's and timm's; Hugging Face's ViT configs say 1e-12). */
+  layerNormEps?: number;
   /** Overrides of the variant's sizes (all four given: no variant needed). */
   hiddenDim?: number;
   numLayers?: number;
@@ -37,7 +39,6 @@ const VARIANTS: Record<ViTVariant, { hiddenDim: number; numLayers: number; numHe
   b16: { hiddenDim: 768, numLayers: 12, numHeads: 12, mlpDim: 3072 },
 };
 
-const EPS = 1e-6;
 
 // torchvision's MLPBlock: Linear, GELU, Dropout, Linear, Dropout; xavier_uniform weights, N(0, 1e-6²) biases.
 function mlpBlock(d: number, mlpDim: number, dropout: number): nn.Sequential {
@@ -51,26 +52,26 @@ function mlpBlock(d: number, mlpDim: number, dropout: number): nn.Sequential {
 }
 
 // torchvision's EncoderBlock: x + dropout(attention(ln_1(x))), then + mlp(ln_2(·)).
-function encoderBlock(d: number, heads: number, mlpDim: number, dropout: number, attentionDropout: number): nn.Sequential {
+function encoderBlock(d: number, heads: number, mlpDim: number, dropout: number, attentionDropout: number, eps: number): nn.Sequential {
   return new nn.Sequential([
     [
       '',
       new nn.Residual({
         body: [
-          ['ln_1', new nn.LayerNorm(d, { eps: EPS })],
+          ['ln_1', new nn.LayerNorm(d, { eps })],
           ['self_attention', new nn.MultiheadAttention(d, heads, { dropout: attentionDropout })],
           ['dropout', new nn.Dropout(dropout)],
         ],
       }),
     ],
-    ['', new nn.Residual({ body: [['ln_2', new nn.LayerNorm(d, { eps: EPS })], ['mlp', mlpBlock(d, mlpDim, dropout)]] })],
+    ['', new nn.Residual({ body: [['ln_2', new nn.LayerNorm(d, { eps })], ['mlp', mlpBlock(d, mlpDim, dropout)]] })],
   ]);
 }
 
 /** A ViT classifier over [N, inChannels, imageSize, imageSize]; e.g. vit({ variant: 's16', imageSize: 32, patchSize: 4, numClasses: 10 }). */
 export function vit(options?: ViTOptions): nn.Sequential {
   const o = new ModelOptions<ViTOptions>('vit', options, [
-    'variant', 'imageSize', 'patchSize', 'numClasses', 'inChannels', 'dropout', 'attentionDropout', 'hiddenDim', 'numLayers', 'numHeads', 'mlpDim',
+    'variant', 'imageSize', 'patchSize', 'numClasses', 'inChannels', 'dropout', 'attentionDropout', 'layerNormEps', 'hiddenDim', 'numLayers', 'numHeads', 'mlpDim',
   ]);
   const given = options ?? {};
   const custom = ['hiddenDim', 'numLayers', 'numHeads', 'mlpDim'].every((k) => (given as Record<string, unknown>)[k] !== undefined);
@@ -87,6 +88,7 @@ export function vit(options?: ViTOptions): nn.Sequential {
   const inChannels = o.int('inChannels', 3);
   const dropout = o.number('dropout', 0, 0, 1);
   const attentionDropout = o.number('attentionDropout', 0, 0, 1);
+  const eps = o.number('layerNormEps', 1e-6, Number.MIN_VALUE, 1);
 
   const convProj = new nn.PatchEmbedding(inChannels, hiddenDim, patchSize);
   truncNormal_(parameter(convProj, 'weight')!, 0, Math.sqrt(1 / (inChannels * patchSize * patchSize)));
@@ -94,7 +96,7 @@ export function vit(options?: ViTOptions): nn.Sequential {
   const seqLength = (imageSize / patchSize) ** 2 + 1;
   const layers = Array.from({ length: numLayers }, (_, i): [string, nn.Module] => [
     `encoder_layer_${i}`,
-    encoderBlock(hiddenDim, numHeads, mlpDim, dropout, attentionDropout),
+    encoderBlock(hiddenDim, numHeads, mlpDim, dropout, attentionDropout, eps),
   ]);
   const head = new nn.Linear(hiddenDim, numClasses);
   zeros_(parameter(head, 'weight')!);
@@ -109,7 +111,7 @@ export function vit(options?: ViTOptions): nn.Sequential {
         ['pos_embedding', new nn.PositionEmbedding(seqLength, hiddenDim)], // N(0, 0.02²)
         ['dropout', new nn.Dropout(dropout)],
         ['layers', new nn.Sequential(layers)],
-        ['ln', new nn.LayerNorm(hiddenDim, { eps: EPS })],
+        ['ln', new nn.LayerNorm(hiddenDim, { eps })],
       ]),
     ],
     ['token', new nn.TokenSelect(0)],

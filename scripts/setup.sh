@@ -45,9 +45,9 @@ if [ "${MSAM_SKIP_APT:-0}" != 1 ]; then
     # PyTorch 1.13 in Python: the reference that tests and benchmarks compare against.
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
     /usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1 || need+=(python3-torchvision)
-  else
-    python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
   fi
+  # The pretrained-checkpoint tests' reference (transformers, timm) lives in a venv either way.
+  /usr/bin/python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "msam setup: installing ${need[*]} with apt-get"
@@ -57,6 +57,12 @@ fi
 
 if [ "$cuda" = 1 ]; then
   bash scripts/torch-venv.sh .venv "$torch_version" "torchvision==$torchvision_version"
+  # transformers, timm, tokenizers, safetensors for test/pretrained-*.test.ts, into .venv beside
+  # its torch 2.x (versions of today, which support it).
+  MSAM_REF_PINS="transformers tokenizers timm safetensors" bash scripts/reference-venv.sh .venv .venv/bin/python
+else
+  # The same over Debian's torch 1.13: .venv-ref (gitignored; about 30 s and 170 MB).
+  bash scripts/reference-venv.sh
 fi
 
 # The build folder belongs to one libtorch: configured for another one, it starts again.

@@ -89,6 +89,19 @@ const CASES: Record<string, Case> = {
       return { input: [ids, mask], target: msam.randint(0, 2, [B]) };
     },
   },
+  'RoBERTa embeddings (positions skipping padding, token types) as fromPretrained builds them': {
+    model: () => models.textClassifier({ vocabSize: 20, maxPositions: 10, roberta: true, hiddenDim: 16, numLayers: 1, numHeads: 2, mlpDim: 24, numClasses: 2, dropout: 0, paddingIdx: 1 }),
+    data: (B) => {
+      const ids = msam.randint(2, 20, [B, 6]);
+      const mask = msam.ones([B, 6], { dtype: 'int64' });
+      // The last two tokens of every other example are padding.
+      for (let i = 0; i < B; i += 2) {
+        ids.index(i, '4:').fill_(1);
+        mask.index(i, '4:').fill_(0);
+      }
+      return { input: [ids, mask], target: msam.randint(0, 2, [B]) };
+    },
+  },
   'norms (GroupNorm, BatchNorm1d, LayerNorm) with MSE': {
     model: () =>
       new nn.Sequential(

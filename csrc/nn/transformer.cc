@@ -145,36 +145,56 @@ class TokenSelect : public Module {
 
 // Token ids [N, S] (and an optional attention mask [N, S], passed on) -> token + position
 // embeddings [N, S, D].
+//
+// Two options make it RoBERTa's embeddings (transformers' RobertaEmbeddings), so that its
+// checkpoints load and give the same numbers: `paddingPositions` counts positions from
+// paddingIdx + 1 over the non-padding tokens only, padding itself at paddingIdx (the position
+// table's padding row, whose gradient is cut as in transformers); `typeVocabSize` > 0 adds a
+// token_type_embeddings table whose row 0 (RoBERTa's only token type) every token gets, added in
+// transformers' order: (words + types) + positions.
 class TokenPositionEmbedding : public Module {
  public:
   explicit TokenPositionEmbedding(Options& o) : Module("TokenPositionEmbedding") {
     int64_t vocab = o.integer("vocabSize");
     p_ = o.integer("maxPositions");
     int64_t d = o.integer("embedDim");
-    int64_t pad = paddingIndex(o, "paddingIdx", vocab, "vocabSize");
-    addChild("word_embeddings", makeEmbedding(vocab, d, pad));
-    addChild("position_embeddings", makeEmbedding(p_, d, -1));
+    pad_ = paddingIndex(o, "paddingIdx", vocab, "vocabSize");
+    paddingPositions_ = o.flag("paddingPositions", false);
+    int64_t types = o.integer("typeVocabSize", 0, 0);
+    if (paddingPositions_ && pad_ < 0) o.fail("paddingPositions", "needs a paddingIdx");
+    if (paddingPositions_ && pad_ >= p_) o.fail("paddingIdx", c10::str("must be below maxPositions (", p_, ") with paddingPositions, got ", pad_));
+    addChild("word_embeddings", makeEmbedding(vocab, d, pad_));
+    addChild("position_embeddings", makeEmbedding(p_, d, paddingPositions_ ? pad_ : -1));
+    if (types > 0) addChild("token_type_embeddings", makeEmbedding(types, d, -1));
   }
   Tensors forward(const Tensors& x) override {
     const at::Tensor& ids = x[0];
     TORCH_CHECK(ids.dim() == 2 && !ids.is_floating_point(), "expected integer token ids [N, S], got a ", ids.scalar_type(),
                 " tensor ", ids.sizes());
-    TORCH_CHECK(ids.size(1) <= p_, "the sequence length ", ids.size(1), " exceeds maxPositions ", p_);
-    at::Tensor positions = at::arange(ids.size(1), ids.options().dtype(at::kLong)).unsqueeze(0);
+    int64_t s = ids.size(1);
+    at::Tensor words = callChild("word_embeddings", child(0), {ids})[0];
+    if (children().size() > 2) words = words + callChild("token_type_embeddings", child(2), {at::zeros_like(ids, ids.options().dtype(at::kLong))})[0];
+    if (paddingPositions_) {
+      // The largest position is paddingIdx + S (a row without padding).
+      TORCH_CHECK(pad_ + s < p_, "the sequence length ", s, " exceeds maxPositions ", p_, " less paddingIdx + 1 (", pad_ + 1, ")");
+      at::Tensor real = (ids != pad_).to(at::kLong);
+      at::Tensor positions = real.cumsum(1).mul_(real).add_(pad_);
+      return withActivation(words + callChild("position_embeddings", child(1), {positions})[0], x);
+    }
+    TORCH_CHECK(s <= p_, "the sequence length ", s, " exceeds maxPositions ", p_);
+    at::Tensor positions = at::arange(s, ids.options().dtype(at::kLong)).unsqueeze(0);
     if (int64_t G = GroupedPass::groups()) {
       // One row of positions per shard ([G, S] looks up shard k's table), broadcast over its examples.
-      int64_t s = ids.size(1);
-      at::Tensor words = callChild("word_embeddings", child(0), {ids})[0];
       at::Tensor pos = callChild("position_embeddings", child(1), {positions.expand({G, s})})[0];
       return withActivation((words.reshape({G, -1, s, words.size(-1)}) + pos.unsqueeze(1)).reshape(words.sizes()), x);
     }
-    at::Tensor y = callChild("word_embeddings", child(0), {ids})[0] + callChild("position_embeddings", child(1), {positions})[0];
-    return withActivation(y, x);
+    return withActivation(words + callChild("position_embeddings", child(1), {positions})[0], x);
   }
   bool supportsGrouped() const override { return true; }
 
  private:
-  int64_t p_;
+  int64_t p_, pad_;
+  bool paddingPositions_;
 };
 
 template <typename M>

@@ -34,9 +34,17 @@ export class TokenSelect extends NativeModule {
     super(createNative('TokenSelect', { index }));
   }
 }
-/** Token ids [N, S] (+ an attention mask, passed on) → token + learned position embeddings [N, S, D]. */
+export interface TokenPositionEmbeddingOptions {
+  /** The padding token (its embedding row starts at zero and gets no gradient). */
+  paddingIdx?: number;
+  /** RoBERTa's positions: paddingIdx + 1, + 2, … over the non-padding tokens, paddingIdx for padding; default false (0..S-1). */
+  paddingPositions?: boolean;
+  /** > 0 adds token_type_embeddings, of which every token gets row 0 (RoBERTa's); default 0 (none). */
+  typeVocabSize?: number;
+}
+/** Token ids [N, S] (+ an attention mask, passed on) → token (+ token type) + learned position embeddings [N, S, D]. */
 export class TokenPositionEmbedding extends NativeModule {
-  constructor(vocabSize: number, maxPositions: number, embedDim: number, opts: { paddingIdx?: number } = {}) {
+  constructor(vocabSize: number, maxPositions: number, embedDim: number, opts: TokenPositionEmbeddingOptions = {}) {
     super(createNative('TokenPositionEmbedding', { vocabSize, maxPositions, embedDim, ...opts }));
   }
 }
@@ -44,6 +52,8 @@ export class TokenPositionEmbedding extends NativeModule {
 export interface TransformerEncoderLayerOptions {
   dimFeedforward?: number;
   dropout?: number;
+  /** On the attention weights; default `dropout` (as PyTorch's). */
+  attentionDropout?: number;
   activation?: 'relu' | 'gelu';
   /** Pre-norm (LayerNorm before attention and MLP) instead of PyTorch's default post-norm. */
   normFirst?: boolean;
@@ -52,7 +62,7 @@ export interface TransformerEncoderLayerOptions {
   naming?: 'pytorch' | 'vit';
 }
 
-const ENCODER_OPTIONS = ['dimFeedforward', 'dropout', 'activation', 'normFirst', 'layerNormEps', 'naming'];
+const ENCODER_OPTIONS = ['dimFeedforward', 'dropout', 'attentionDropout', 'activation', 'normFirst', 'layerNormEps', 'naming'];
 
 /**
  * The layer is assembled in TypeScript, so its own options are checked here, as a native module's
@@ -84,6 +94,7 @@ function checkEncoderOptions(dModel: number, nhead: number, opts: TransformerEnc
   if (dModel % nhead !== 0) fail('nhead', `must divide dModel (${dModel}), got ${nhead}`);
   if (opts.dimFeedforward != null) size('dimFeedforward', opts.dimFeedforward);
   fraction('dropout', opts.dropout);
+  fraction('attentionDropout', opts.attentionDropout);
   fraction('layerNormEps', opts.layerNormEps);
   oneOf('activation', opts.activation, ['relu', 'gelu']);
   oneOf('naming', opts.naming, ['pytorch', 'vit']);
@@ -102,7 +113,7 @@ export class TransformerEncoderLayer extends NativeModule {
     const p = opts.dropout ?? 0.1;
     const eps = opts.layerNormEps ?? 1e-5;
     const act = () => ((opts.activation ?? (opts.naming === 'vit' ? 'gelu' : 'relu')) === 'gelu' ? new GELU() : new ReLU());
-    const attention = new MultiheadAttention(dModel, nhead, { dropout: p });
+    const attention = new MultiheadAttention(dModel, nhead, { dropout: opts.attentionDropout ?? p });
     let block: Sequential;
     if (opts.naming === 'vit') {
       const mlp = new Sequential(new Linear(dModel, ff), act(), new Dropout(p), new Linear(ff, dModel), new Dropout(p));

@@ -150,6 +150,12 @@ export const trainConfigSchema = z
       .prefault({}),
     /** Start from these weights (a checkpoint or a module's safetensors), with a fresh optimizer and schedule. */
     initFrom: z.string().min(1).nullable().default(null),
+    /**
+     * Fine-tune a pretrained checkpoint (models.fromPretrained: a Hugging Face folder, or a
+     * .safetensors ViT/ResNet state dict) with a head for the data's classes instead of building
+     * model.name; a text data set then takes its tokenizer.json unless data.tokenizer is given.
+     */
+    pretrained: z.string().min(1).nullable().default(null),
     batchSize: count(),
     /** Drop the last incomplete training batch (default true). */
     dropLast: z.boolean().default(true),

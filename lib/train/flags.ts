@@ -47,6 +47,7 @@ export const FLAGS: { flag: string; field: string; parse: (text: string) => unkn
   { flag: '--save-every <n>', field: 'checkpoint.saveEvery', parse: num, help: 'write the last checkpoint every n steps too (default 0: at every evaluation only)' },
   { flag: '--keep-checkpoints <k>', field: 'checkpoint.keep', parse: num, help: 'keep the last k checkpoints as checkpoints/step-<n>.safetensors (default 1: last.safetensors only)' },
   { flag: '--init-from <checkpoint>', field: 'initFrom', parse: str, help: "start from a checkpoint's weights (a run's last or best, or msam.save of a module) with a fresh optimizer and schedule" },
+  { flag: '--pretrained <path>', field: 'pretrained', parse: str, help: "fine-tune a pretrained checkpoint (a Hugging Face folder with config.json, e.g. roberta-base; or a timm/torchvision ViT .safetensors) with a new head for the data's classes" },
   { flag: '--max-non-finite-steps <k>', field: 'maxNonFiniteSteps', parse: num, help: 'stop the run when k steps in a row are skipped as non-finite (default 10; 0: never)' },
   { flag: '--out-dir <dir>', field: 'outDir', parse: str, help: 'where results.json, metrics.jsonl and checkpoints/ go (default runs/<preset>-<method>-<time>)' },
   { flag: '--log-every <steps>', field: 'log.everySteps', parse: num, help: 'a metrics line every n steps too' },

@@ -28,6 +28,7 @@ import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './co
 import { loadData } from './datasets';
 import { Ranks } from './distributed';
 import { buildModel } from './models';
+import { fromPretrained, savePretrained } from '../../models/pretrained';
 import { CHECKPOINT_KIND, checkpointFile, keepCheckpoint, loadInitWeights, readTrainExtra, runFiles } from './checkpoints';
 import { writeCurves } from '../report/curves';
 import { MetricsLog, writeAtomically } from './metrics-log';
@@ -214,6 +215,38 @@ const RESUMABLE_CHANGES = new Set([
   'epochs', 'maxSteps', 'evalEvery', 'earlyStopPatience', 'maxNonFiniteSteps', 'checkpoint', 'initFrom',
 ]);
 
+/**
+ * A text data set fine-tuning a pretrained checkpoint: its tokenizer.json (unless data.tokenizer
+ * says otherwise), and sequences no longer than its positions allow (RoBERTa: max_position_embeddings
+ * − pad_token_id − 1).
+ */
+function pretrainedData(spec: TrainConfig['data'], dir: string): TrainConfig['data'] {
+  if (!spec.name.startsWith('glue-')) return spec;
+  const tokenizer = path.join(dir, 'tokenizer.json');
+  let maxLength = spec.maxLength;
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof c['max_position_embeddings'] === 'number') maxLength = Math.min(maxLength, c['max_position_embeddings'] - (typeof c['pad_token_id'] === 'number' ? c['pad_token_id'] + 1 : 2));
+  } catch {
+    // No readable config.json: fromPretrained reports it, naming the fault.
+  }
+  return { ...spec, maxLength, ...(spec.tokenizer === undefined && fs.existsSync(tokenizer) ? { tokenizer } : {}) };
+}
+
+/** The pretrained model with a head for the data's classes (ViT: its positions resampled to the data's image size). */
+async function pretrainedModel(where: string, numClasses: number, inputShape: number[]): Promise<Module> {
+  const images = inputShape.length === 3 ? { imageSize: inputShape[1] as number } : {};
+  const isVit = (() => {
+    try {
+      const c = JSON.parse(fs.readFileSync(path.join(where, 'config.json'), 'utf8')) as Record<string, unknown>;
+      return c['model_type'] === 'vit';
+    } catch {
+      return where.endsWith('.safetensors');
+    }
+  })();
+  return (await fromPretrained(where, { numClasses, ...(where.endsWith('.safetensors') ? { arch: 'vit' as const } : {}), ...(isVit ? images : {}) })).model;
+}
+
 /** Trains with `config` (fields over the preset it names); see TrainHooks for callbacks. */
 export async function train(config: TrainInput = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   return trainLayers([{ source: 'train() config', values: config }], hooks);
@@ -366,7 +399,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const configJson = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
 
   // ---- data (the validation split held out of the training set), model, optimizer, schedule ----
-  const data = loadData(config.data);
+  const data = loadData(config.pretrained === null ? config.data : pretrainedData(config.data, config.pretrained));
   const split = runSplits(data.train, config.data, data.numClasses, config.seed);
   const trainLoader = new DataLoader(split.train, {
     batchSize: config.batchSize,
@@ -384,7 +417,10 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   if (trainLoader.length === 0) throw new RangeError(`the training set has no batch of ${config.batchSize}`);
 
   manualSeed(config.seed);
-  const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
+  const model =
+    config.pretrained === null
+      ? buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength })
+      : await pretrainedModel(config.pretrained, data.numClasses, data.inputShape);
   if (config.initFrom !== null && resumeFrom === null) loadInitWeights(model, config.initFrom);
   // bf16: autocast (the ops that gain from it in bfloat16, weights and gradients in float32).
   const autocast = config.precision === 'bf16' ? ('bfloat16' as const) : undefined;
@@ -487,6 +523,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     if (ranks.distributed && (await ranks.agreeStop(requested !== null))) stop ??= requested ?? 'another rank stopped';
   };
   const progress: Progress = makeProgress(ranks.lead ? config.log.progress : 'none', stepsPerEpoch, config.log.everySteps, hooks.log);
+  if (config.pretrained !== null) progress.log(`fine-tuning ${config.pretrained}${data.tokenizer !== undefined ? `; text encoded by ${data.tokenizer}` : ''}`);
   const onAbort = () => {
     requested ??= 'abort';
     if (!ranks.distributed) stop ??= 'abort';
@@ -743,6 +780,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     unlisten();
     hooks.signal?.removeEventListener('abort', onAbort);
   }
+  // A fine-tuned pretrained checkpoint also goes back in its own layout (the model tested last: the
+  // best on validation), for the reference library to load: <outDir>/pretrained.
+  if (config.pretrained !== null && ranks.lead && lastTest !== null) await savePretrained(model, path.join(outDir, 'pretrained'));
 
   const v = version();
   const seconds = interrupted ? state.seconds : elapsed();

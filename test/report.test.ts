@@ -93,6 +93,19 @@ describe('charts that a reader can trust', () => {
     ]);
     expect(spec.layer.find((l) => l.data !== undefined)?.data?.values).toHaveLength(6);
     const svg = await renderSvg(barChartSpec(points.slice(1), { title: 't', xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] }));
-    expect(svg).toMatch(/test accuracy \(%\) \(95% CI of the mean, dots: seeds; axis from 8\d\.\d, not 0\)/);
+    expect(svg).toMatch(/bars: 95% CI of the mean; dots: seeds; y axis from 8\d\.\d, not 0/);
+  });
+
+  it('fills its canvas: the plot, its axes and titles, and no empty band around them', async () => {
+    const size = (svg: string) => (svg.match(/^<svg[^>]* width="(\d+)" height="(\d+)"/) ?? []).slice(1).map(Number);
+    const points = ['Vanilla', 'SAM', 'mSAM (m=4)'].map((x, i) => ({ x, mean: 91 - i / 4, std: 0.2, values: [90.8 - i / 4, 91 - i / 4, 91.2 - i / 4] }));
+    const o = { title: 'smallCnn (width 16) on Fashion-MNIST: test accuracy (3 seeds)', xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] as [number, number] };
+    // Plots of 480 × 260: the canvas adds the axes, titles and labels, not hundreds of pixels.
+    const [bw, bh] = size(await renderSvg(barChartSpec(points, o)));
+    expect(bh).toBeLessThan(260 + 140);
+    expect(bw).toBeLessThan(480 + 120);
+    const [lw, lh] = size(await renderSvg(lineChartSpec(points.map((p, i) => ({ ...p, x: 2 ** i })), { ...o, xTitle: 'm', xLog2: true })));
+    expect(lh).toBeLessThan(260 + 140);
+    expect(lw).toBeLessThan(480 + 160);
   });
 });

@@ -6,16 +6,37 @@ import { writeAtomically } from '../train/metrics-log';
 import { barChartSpec, writeChart } from '../report/chart';
 import { formatMeanStd, summarize } from '../report/stats';
 import { markdownTable } from '../report/table';
-import { METHODS, type Method } from '../train/config';
+import { METHODS, type Method, type TrainConfig } from '../train/config';
 import type { SharpnessOptions } from '../analysis/sharpness';
 import { budget, dataName, METHOD_NAMES, modelName } from './describe';
-import { measureCheckpoint, sharpnessTables, summarizeSharpness, type SharpnessRecord } from './sharpness';
+import { measureCheckpoint, sharpnessTables, summarizeSharpness, type SharpnessRecord, type SharpnessSummary } from './sharpness';
 import { byLabel, common, experimentDir, runGrid, writeReport, type ExperimentOptions, type ExperimentReport } from './runner';
 
 export interface CompareOptions extends ExperimentOptions {
   methods: Method[];
   /** Also measure each final model's sharpness (λ_max, trace, m-sharpness; the paper's Table 4). */
   sharpness?: SharpnessOptions;
+}
+
+const methodName = (s: { method: Method; m: number }) => (s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method]);
+const seedCount = (runs: { seed: number }[]) => new Set(runs.map((r) => r.seed)).size;
+
+/** Test accuracy by method: every seed as a dot, the mean with its 95% interval (results.json's summary and runs). */
+export function accuracyChartSpec(summary: { method: Method; m: number; mean: number; std: number }[], runs: { label: string; seed: number; testAccuracy: number }[], config: TrainConfig) {
+  const n = seedCount(runs);
+  return barChartSpec(
+    summary.map((s) => ({ x: methodName(s), mean: 100 * s.mean, std: 100 * s.std, values: runs.filter((r) => r.label === s.method).map((r) => 100 * r.testAccuracy) })),
+    { title: `${modelName(config)} on ${dataName(config)}: test accuracy (${n} seed${n === 1 ? '' : 's'})`, xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] },
+  );
+}
+
+/** λ_max by method from zero (a ratio of sharpness reads as one): every model as a dot. */
+export function sharpnessChartSpec(summary: SharpnessSummary[], records: { method: Method; m: number; seed: number; lambdaMax: number }[], config: TrainConfig) {
+  const n = seedCount(records);
+  return barChartSpec(
+    summary.map((s) => ({ x: methodName(s), mean: s.lambdaMax.mean, std: s.lambdaMax.std, values: records.filter((r) => r.method === s.method && r.m === s.m).map((r) => r.lambdaMax) })),
+    { title: `${modelName(config)} on ${dataName(config)}: λ_max of the training loss's Hessian (${n} seed${n === 1 ? '' : 's'})`, xTitle: 'method', yTitle: 'λ_max', zero: true, range: [0, Infinity] },
+  );
 }
 
 export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
@@ -46,14 +67,7 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
     '',
     perSeed,
   ].join('\n');
-  const chart = await writeChart(
-    dir,
-    'chart',
-    barChartSpec(
-      summary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: 100 * s.mean, std: 100 * s.std, values: byLabel(runs, s.method).map((r) => 100 * r.testAccuracy) })),
-      { title: `${modelName(config)} on ${dataName(config)}: test accuracy (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'test accuracy (%)', range: [0, 100] },
-    ),
-  );
+  const chart = await writeChart(dir, 'chart', accuracyChartSpec(summary, runs, config));
   if (o.sharpness === undefined) {
     const files = writeReport(dir, { experiment: 'compare', methods: o.methods, seeds: o.seeds, summary, runs, config: common(config) }, table);
     return { dir: path.resolve(dir), files: { ...files, chartSvg: chart.svg, chartPng: chart.png }, table, runs };
@@ -84,14 +98,7 @@ export async function runCompare(o: CompareOptions): Promise<ExperimentReport> {
     const t = sharpSummary.find((x) => x.method === s.method);
     return { ...s, lambdaMax: t?.lambdaMax ?? null, trace: t?.trace ?? null, mSharpness: t?.mSharpness ?? null };
   });
-  const sharpChart = await writeChart(
-    dir,
-    'sharpness',
-    barChartSpec(
-      sharpSummary.map((s) => ({ x: s.method === 'msam' ? `mSAM (m=${s.m})` : METHOD_NAMES[s.method], mean: s.lambdaMax.mean, std: s.lambdaMax.std })),
-      { title: `${modelName(config)} on ${dataName(config)}: λ_max of the training loss's Hessian (${o.seeds.length} seeds)`, xTitle: 'method', yTitle: 'λ_max', zero: true },
-    ),
-  );
+  const sharpChart = await writeChart(dir, 'sharpness', sharpnessChartSpec(sharpSummary, records, config));
   const fullTable = [table, '', sharpnessTables(records, config)].join('\n');
   const files = writeReport(
     dir,

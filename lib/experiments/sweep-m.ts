@@ -4,11 +4,20 @@ import * as path from 'node:path';
 import { lineChartSpec, writeChart } from '../report/chart';
 import { formatMeanStd, summarize } from '../report/stats';
 import { markdownTable } from '../report/table';
+import type { TrainConfig } from '../train/config';
 import { budget, dataName, modelName } from './describe';
 import { byLabel, common, experimentDir, runGrid, writeReport, type ExperimentOptions, type ExperimentReport } from './runner';
 
 export interface SweepMOptions extends ExperimentOptions {
   ms: number[];
+}
+
+/** Test accuracy against m (log₂ axis): every seed as a dot (results.json's summary and runs). */
+export function sweepChartSpec(summary: { m: number; mean: number; std: number }[], runs: { m: number; seed: number; testAccuracy: number }[], config: TrainConfig) {
+  return lineChartSpec(
+    summary.map((s) => ({ x: s.m, mean: 100 * s.mean, std: 100 * s.std, values: runs.filter((r) => r.m === s.m).map((r) => 100 * r.testAccuracy) })),
+    { title: `Effect of m: ${modelName(config)} on ${dataName(config)}`, xTitle: 'm (shards per batch)', yTitle: 'test accuracy (%)', xLog2: true, range: [0, 100] },
+  );
 }
 
 export async function runSweepM(o: SweepMOptions): Promise<ExperimentReport> {
@@ -32,14 +41,7 @@ export async function runSweepM(o: SweepMOptions): Promise<ExperimentReport> {
       align: ['right', 'right', 'right', ...o.seeds.map(() => 'right' as const)],
     }),
   ].join('\n');
-  const chart = await writeChart(
-    dir,
-    'chart',
-    lineChartSpec(
-      summary.map((s) => ({ x: s.m, mean: 100 * s.mean, std: 100 * s.std, values: byLabel(runs, label(s.m)).map((r) => 100 * r.testAccuracy) })),
-      { title: `Effect of m: ${modelName(config)} on ${dataName(config)}`, xTitle: 'm (shards per batch)', yTitle: 'test accuracy (%)', xLog2: true, range: [0, 100] },
-    ),
-  );
+  const chart = await writeChart(dir, 'chart', sweepChartSpec(summary, runs, config));
   const files = writeReport(dir, { experiment: 'sweep-m', ms: o.ms, seeds: o.seeds, summary, runs, config: common(config, ['method', 'm', 'microBatchSize']) }, table);
   return { dir: path.resolve(dir), files: { ...files, chartSvg: chart.svg, chartPng: chart.png }, table, runs };
 }

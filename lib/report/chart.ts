@@ -49,19 +49,24 @@ const seedRows = (points: Point[]) => points.flatMap((p) => (p.values ?? []).map
 
 /**
  * The y scale: from zero, or fitted to every mean, interval and seed (with a margin, inside the
- * metric's range); a fitted axis says so in its title, so that no one reads bar lengths as ratios.
+ * metric's range); a fitted axis says so in the chart's subtitle, so that no one reads bar lengths
+ * as ratios. (The note is not in the axis title: a title longer than the plot is tall makes Vega
+ * grow the canvas around a small plot.)
  */
-function yScale(points: Point[], o: ChartOptions): { scale: Record<string, unknown>; title: string } {
-  const band = points.some((p) => p.values !== undefined) ? '95% CI of the mean, dots: seeds' : 'mean ± std';
-  if (o.zero === true) return { scale: { zero: true }, title: `${o.yTitle} (${band})` };
+function yScale(points: Point[], o: ChartOptions): { scale: Record<string, unknown>; note: string } {
+  const band = points.some((p) => p.values !== undefined && p.values.length > 1) ? 'bars: 95% CI of the mean; dots: seeds' : points.some((p) => p.values !== undefined) ? 'one seed' : 'bars: mean ± std';
+  if (o.zero === true) return { scale: { zero: true }, note: band };
   const r = rows(points, o.range);
   const all = [...r.flatMap((p) => [p.lo, p.hi, p.mean]), ...seedRows(points).map((s) => s.value)];
   const [min, max] = [Math.min(...all), Math.max(...all)];
   const pad = Math.max((max - min) * 0.15, 0.05);
   const lo = Math.max(o.range?.[0] ?? -Infinity, min - pad);
   const hi = Math.min(o.range?.[1] ?? Infinity, max + pad);
-  return { scale: { domain: [lo, hi], zero: false, nice: false }, title: `${o.yTitle} (${band}; axis from ${lo.toFixed(1)}, not 0)` };
+  return { scale: { domain: [lo, hi], zero: false, nice: false }, note: `${band}; y axis from ${lo.toFixed(1)}, not 0` };
 }
+
+/** The chart's title with the y axis' note as its subtitle. */
+const titled = (o: ChartOptions, note: string) => ({ text: o.title, subtitle: note, subtitleFontSize: 11, subtitleColor: '#555' });
 
 /**
  * Means with their intervals, in the order given: bars when the axis starts at zero, else a mark at
@@ -70,12 +75,12 @@ function yScale(points: Point[], o: ChartOptions): { scale: Record<string, unkno
 export function barChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   const order = points.map((p) => String(p.x));
   const ys = yScale(points, o);
-  const y = { title: ys.title, type: 'quantitative' as const, scale: ys.scale };
+  const y = { title: o.yTitle, type: 'quantitative' as const, scale: ys.scale };
   const seeds = seedRows(points).map((r) => ({ ...r, x: String(r.x) }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: o.title,
-    width: Math.max(240, 90 * points.length),
+    title: titled(o, ys.note),
+    width: Math.max(480, 110 * points.length),
     height: 260,
     config,
     data: { values: rows(points, o.range).map((r) => ({ ...r, x: String(r.x) })) },
@@ -98,13 +103,13 @@ export function lineChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   const multi = new Set(points.map((p) => p.series ?? '')).size > 1;
   const x = { field: 'x', type: 'quantitative' as const, title: o.xTitle, scale: o.xLog2 ? { type: 'log' as const, base: 2 } : { zero: false }, axis: o.xLog2 ? { values: points.map((p) => p.x) } : {} };
   const ys = yScale(points, o);
-  const y = { title: ys.title, type: 'quantitative' as const, scale: ys.scale };
+  const y = { title: o.yTitle, type: 'quantitative' as const, scale: ys.scale };
   const color = multi ? { color: { field: 'series', type: 'nominal' as const, title: null } } : {};
   const seeds = seedRows(points);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: o.title,
-    width: 420,
+    title: titled(o, ys.note),
+    width: 480,
     height: 260,
     config,
     data: { values: rows(points, o.range) },
@@ -117,8 +122,33 @@ export function lineChartSpec(points: Point[], o: ChartOptions): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+const escapeXml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const measured = new Map<string, number>();
+
+/**
+ * A text's width as resvg lays it out with the system's fonts (the renderer of the PNGs). Without
+ * a canvas, Vega estimates 0.8 em per character, a third too wide for DejaVu Sans, and grows the
+ * canvas around a long title by the difference: an empty band beside the plot.
+ */
+function textWidth(item: { font?: string; fontSize?: number; fontWeight?: string | number; fontStyle?: string; text?: unknown }, text?: unknown): number {
+  const value = String(text ?? item.text ?? '');
+  const size = item.fontSize ?? 11;
+  const key = `${item.font}|${size}|${item.fontWeight}|${item.fontStyle}|${value}`;
+  let width = measured.get(key);
+  if (width === undefined) {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(size * (value.length + 2))}" height="${Math.ceil(3 * size)}"><text x="0" y="${2 * size}" font-family="${escapeXml(item.font ?? FONT)}" font-size="${size}" font-weight="${item.fontWeight ?? 'normal'}" font-style="${item.fontStyle ?? 'normal'}" xml:space="preserve">${escapeXml(value)}</text></svg>`;
+    const box = value.trim() === '' ? undefined : new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).getBBox();
+    // No font that has the glyphs: Vega's own estimate.
+    width = box === undefined ? Math.floor(0.8 * value.length * size) : Math.ceil(box.x + box.width);
+    measured.set(key, width);
+  }
+  return width;
+}
+
 /** Renders a Vega-Lite specification to SVG text. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // vega's typings omit textMetrics (vega-scenegraph's text measurer, which it re-exports).
+  (vega as unknown as { textMetrics: { width: typeof textWidth } }).textMetrics.width = textWidth;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -1,8 +1,9 @@
-// A run's training curves from its metrics.jsonl: loss (training, and validation) and validation
-// accuracy against the step, as one Vega-Lite chart (rendered to SVG without a browser).
+// A run's training curves from its metrics.jsonl: loss (training, and validation) and accuracy
+// (a fixed subset of the training part, and validation, both in eval mode) against the step, as one
+// Vega-Lite chart (rendered to SVG and PNG without a browser).
 import * as fs from 'node:fs';
 import type { TopLevelSpec } from 'vega-lite';
-import { renderSvg } from './chart';
+import { renderSvg, svgToPng } from './chart';
 
 interface Row {
   step: number;
@@ -23,6 +24,7 @@ export function curveRows(lines: Record<string, unknown>[]): { loss: Row[]; accu
     if (l['type'] === 'epoch' || l['type'] === 'eval') {
       if (!hasSteps && num(l['trainLoss']) !== null) loss.push({ step, value: num(l['trainLoss']) as number, series: 'train (epoch mean)' });
       if (num(l['valLoss']) !== null) loss.push({ step, value: num(l['valLoss']) as number, series: 'validation' });
+      if (num(l['trainAccuracy']) !== null) accuracy.push({ step, value: 100 * (num(l['trainAccuracy']) as number), series: `train (${String(l['trainEvalExamples'] ?? '?')} examples)` });
       if (num(l['valAccuracy']) !== null) accuracy.push({ step, value: 100 * (num(l['valAccuracy']) as number), series: 'validation' });
     }
   }
@@ -46,12 +48,12 @@ export function curvesSpec(lines: Record<string, unknown>[], title: string): Top
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     // The loss axis starts where the values are (stated in its title); accuracy spans 0–100.
-    vconcat: [panel(loss, 'loss (axis not from 0)', false), { ...panel(accuracy, 'validation accuracy (%)', true), encoding: { ...panel(accuracy, '', true).encoding, y: { field: 'value', type: 'quantitative' as const, title: 'validation accuracy (%)', scale: { domain: [0, 100] } } } }],
+    vconcat: [panel(loss, 'loss (axis not from 0)', false), { ...panel(accuracy, 'accuracy (%), eval mode', true), encoding: { ...panel(accuracy, '', true).encoding, y: { field: 'value', type: 'quantitative' as const, title: 'accuracy (%), eval mode', scale: { domain: [0, 100] } } } }],
     config: { font: 'DejaVu Sans, Helvetica, Arial, sans-serif', view: { stroke: null } },
   } as TopLevelSpec;
 }
 
-/** Writes the curves of `metricsFile` to `svgFile` (a temp file, then a rename). */
+/** Writes the curves of `metricsFile` to `svgFile` and beside it as PNG (each a temp file, then a rename). */
 export async function writeCurves(metricsFile: string, svgFile: string, title: string): Promise<void> {
   const lines = fs
     .readFileSync(metricsFile, 'utf8')
@@ -59,7 +61,9 @@ export async function writeCurves(metricsFile: string, svgFile: string, title: s
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const svg = await renderSvg(curvesSpec(lines, title));
-  const tmp = `${svgFile}.tmp`;
-  fs.writeFileSync(tmp, svg);
-  fs.renameSync(tmp, svgFile);
+  const pngFile = svgFile.replace(/\.svg$/, '.png');
+  for (const [file, content] of [[svgFile, svg], [pngFile, svgToPng(svg)]] as const) {
+    fs.writeFileSync(`${file}.tmp`, content);
+    fs.renameSync(`${file}.tmp`, file);
+  }
 }

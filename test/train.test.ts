@@ -137,6 +137,12 @@ describe('a tiny training run', () => {
     expect(epochLines.map((l) => l['epoch'])).toEqual([1, 2]);
     expect(epochLines.map((l) => l['valAccuracy'])).toEqual(epochs);
     expect(epochLines[1]).toMatchObject({ step: 20, valAccuracy: epochs[1], sharpSteps: 10, skippedSteps: 0 });
+    // Train accuracy on as many training examples as the validation set has (36): a count of them.
+    for (const l of epochLines) {
+      expect(l['trainEvalExamples']).toBe(36);
+      expect(Number.isInteger(Math.round((l['trainAccuracy'] as number) * 36 * 1e6) / 1e6)).toBe(true);
+    }
+    expect(epochLines[1]?.['trainAccuracy']).toBeGreaterThan(0.5);
     expect(epochLines.every((l) => !('testAccuracy' in l))).toBe(true); // the test set is not read during training
     const bestLine = epochLines.find((l) => l['best'] === true && l['step'] === r.bestStep);
     expect(bestLine?.['valAccuracy']).toBe(r.bestValAccuracy);
@@ -152,10 +158,12 @@ describe('a tiny training run', () => {
     const row = (csv[csv.length - testLines.length] as string).split(',');
     expect(Number(row[header.indexOf('testAccuracy')])).toBe(r.testAccuracy);
     expect(row[header.indexOf('type')]).toBe('test');
-    // The training curves: an SVG with both panels.
+    // The training curves: an SVG with both panels (train and validation accuracy), and a PNG.
     const curves = fs.readFileSync(path.join(outDir, 'curves.svg'), 'utf8');
     expect(curves).toMatch(/^<svg /);
-    expect(curves).toContain('validation accuracy (%)');
+    expect(curves).toContain('accuracy (%), eval mode');
+    expect(curves).toContain('train (36 examples)');
+    expect(fs.readFileSync(path.join(outDir, 'curves.png')).subarray(1, 4).toString()).toBe('PNG');
     expect(curves).toContain('loss (axis not from 0)');
     expect(lines.filter((l) => l['type'] === 'step').map((l) => l['step'])).toEqual([3, 6, 9, 12, 15, 18]);
 

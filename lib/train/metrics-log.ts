@@ -9,7 +9,7 @@ import { TempFile } from '../checkpoint/atomic';
 /** metrics.csv's columns: every field any line type has (a line leaves the others empty). */
 export const CSV_COLUMNS = [
   'type', 'epoch', 'step', 'lr', 'phase', 'shards', 'loss', 'perturbedLoss', 'gradNorm', 'skipped',
-  'trainLoss', 'trainPerturbedLoss', 'skippedSteps', 'sharpSteps', 'valLoss', 'valAccuracy', 'valMetric',
+  'trainLoss', 'trainPerturbedLoss', 'skippedSteps', 'sharpSteps', 'trainAccuracy', 'trainEvalExamples', 'valLoss', 'valAccuracy', 'valMetric',
   'best', 'model', 'testLoss', 'testAccuracy', 'testMetric', 'metric', 'seconds', 'examplesPerSecond',
 ] as const;
 

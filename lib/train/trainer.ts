@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withAutocast } from '../amp';
 import { noGrad } from '../autograd';
-import { loadCheckpoint, saveCheckpoint, type HasOptimizerState } from '../checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { DataLoader, disposeBatch } from '../data/loader';
 import { METRICS, type MetricName } from '../data/metrics';
 import type { ProcessGroup } from '../dist/group';
@@ -70,6 +70,12 @@ export interface EpochMetrics {
   /** Steps of the epoch so far skipped as non-finite. */
   skippedSteps: number;
   sharpSteps: number;
+  /**
+   * Accuracy on a fixed subset of the training part (its first trainEvalExamples examples), measured
+   * as the validation set is: eval mode, no augmentation. Beside valAccuracy it shows the gap.
+   */
+  trainAccuracy: number;
+  trainEvalExamples: number;
   /** On the validation set (null without one: data.valFraction 0). */
   valLoss: number | null;
   valAccuracy: number | null;
@@ -412,6 +418,9 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const evalLoader = (d: typeof data.test, limit?: number) =>
     new DataLoader(d, { batchSize: config.evalBatchSize, shuffle: false, device, ...(limit !== undefined ? { limit } : {}), transform: { mean: data.mean, std: data.std } });
   const valLoader = split.val === null ? null : evalLoader(split.val);
+  // As many training examples as the validation set has (at most TRAIN_EVAL_MAX): the two
+  // accuracies in the curves then carry the same sampling noise, at the cost of a second evaluation.
+  const trainEvalLoader = evalLoader(split.train, Math.min(valLoader?.size ?? TRAIN_EVAL_MAX, TRAIN_EVAL_MAX));
   const testLoader = evalLoader(data.test, config.data.testLimit);
   for (const t of [split.train, split.val, data.test].flatMap((d) => (d === null ? [] : [d.inputs, d.targets].flat()))) t.dispose();
   if (trainLoader.length === 0) throw new RangeError(`the training set has no batch of ${config.batchSize}`);
@@ -474,7 +483,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     try {
       model.loadStateDict(ck.model);
       if (ck.optimizer === null) throw new Error(`resume: ${resumeFrom} holds no optimizer state`);
-      optimizer.loadStateDict(ck.optimizer as never);
+      optimizer.loadStateDict(ck.optimizer);
       const extra = ck.extra as { state: RunState; rng: Record<string, Tensor> };
       state = fromJsonSafe(extra.state) as RunState;
       for (const [dev, t] of Object.entries(extra.rng)) tidy(() => native.setRngState(dev, t.to('cpu').handle));
@@ -506,7 +515,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     tidy(() => {
       const rng: Record<string, Tensor> = { cpu: new Tensor(native.rngState('cpu')) };
       if (device !== 'cpu') rng[device] = new Tensor(native.rngState(device));
-      saveCheckpoint(files.last, { module: model, optimizer: optimizer as unknown as HasOptimizerState, extra: { kind: CHECKPOINT_KIND, config: configJson, state: jsonSafe(state) as Record<string, unknown>, rng } });
+      saveCheckpoint(files.last, { module: model, optimizer, extra: { kind: CHECKPOINT_KIND, config: configJson, state: jsonSafe(state) as Record<string, unknown>, rng } });
     });
     keepCheckpoint(files, state.globalStep, config.checkpoint.keep);
   };
@@ -581,12 +590,12 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     await ranks.averageBuffers(model);
     if (!ranks.lead) return;
     const e = state.epoch;
+    const evalStart = performance.now();
+    const onTrain = measure(trainEvalLoader);
     let val: Evaluation | null = null;
     let isBest = false;
     if (valLoader !== null) {
-      const evalStart = performance.now();
       const r = measure(valLoader);
-      lastEvalSeconds = (performance.now() - evalStart) / 1000;
       val = { epoch: e + 1, step: state.globalStep, loss: r.loss, accuracy: r.accuracy, metric: r.metric };
       hooks.onEvaluate?.({ split: 'validation', model: 'current', step: state.globalStep, loss: r.loss, accuracy: r.accuracy, metric: r.metric });
       // A NaN metric (a diverged model) is never the best; any number beats a NaN best.
@@ -599,6 +608,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       }
       state.last = val;
     }
+    lastEvalSeconds = (performance.now() - evalStart) / 1000;
     const metrics: EpochMetrics = {
       type,
       epoch: e + 1,
@@ -608,6 +618,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
       trainPerturbedLoss: state.sum.examples > 0 ? state.sum.perturbedLoss / state.sum.examples : Number.NaN,
       skippedSteps: state.sum.skipped,
       sharpSteps: state.sum.sharp,
+      trainAccuracy: onTrain.accuracy,
+      trainEvalExamples: trainEvalLoader.size,
       valLoss: val?.loss ?? null,
       valAccuracy: val?.accuracy ?? null,
       metric: data.metric,
@@ -638,7 +650,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
         : `val loss ${val.loss.toFixed(4)}, val accuracy ${(100 * val.accuracy).toFixed(2)}%${data.metric === 'accuracy' ? '' : `, val ${METRICS[data.metric].title} ${val.metric.toFixed(4)}`}${isBest ? ' (best)' : ''}`;
     const skippedText = metrics.skippedSteps > 0 ? `, ${metrics.skippedSteps} skipped step${metrics.skippedSteps === 1 ? '' : 's'}` : '';
     const where = type === 'epoch' ? `epoch ${e + 1}/${epochs}` : `step ${state.globalStep}/${totalSteps}`;
-    progress.log(`${where}: train loss ${metrics.trainLoss.toFixed(4)}${skippedText}, ${valText}, ${formatDuration(metrics.seconds)} elapsed`);
+    progress.log(`${where}: train loss ${metrics.trainLoss.toFixed(4)}${skippedText}, train accuracy ${(100 * onTrain.accuracy).toFixed(2)}%, ${valText}, ${formatDuration(metrics.seconds)} elapsed`);
     // More than a few percent of an epoch's steps made no update: say so, with the likely cause.
     if (type === 'epoch' && skippedShare > SKIPPED_WARNING_SHARE) {
       progress.log(
@@ -824,6 +836,7 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     await writeCurves(files.metrics, files.curves, `${config.preset ?? 'run'}: ${config.method}${config.method === 'msam' ? ` (m = ${shards})` : ''}, seed ${config.seed}`);
   }
   trainLoader.dispose();
+  trainEvalLoader.dispose();
   valLoader?.dispose();
   testLoader.dispose();
   optimizer.dispose();
@@ -864,6 +877,8 @@ function fromJsonSafe(v: unknown): unknown {
 
 /** A warning when more than this share of an epoch's steps were skipped as non-finite. */
 const SKIPPED_WARNING_SHARE = 0.05;
+/** The most training examples evaluated for the curves' train accuracy. */
+const TRAIN_EVAL_MAX = 5000;
 
 /** What several processes cannot run: SAM's one shard, or a batch with fewer shards than processes. */
 function checkDistributed(config: TrainConfig, world: number): void {

@@ -7,11 +7,16 @@ import { Tensor } from '../tensor';
 import { fail } from './errors';
 import { load, type LoadOptions } from './load';
 import { save } from './save';
+import type { OptimizerStateDict } from '../optim/optimizer';
 import type { HasStateDict, TensorDict } from './source';
 
-/** Anything with an optimizer-style state dict: tensors anywhere inside `state`, JSON elsewhere. */
+/**
+ * Anything with an optimizer-style state dict: msam's optimizers (their OptimizerStateDict), or any
+ * object with tensors anywhere inside `state` and JSON elsewhere. (No index signature: an interface
+ * such as OptimizerStateDict has none, and would need a cast.)
+ */
 export interface HasOptimizerState {
-  stateDict(): { state: Record<string, unknown>; [key: string]: unknown };
+  stateDict(): { state: Record<string, unknown> };
 }
 
 export interface CheckpointContents {
@@ -25,8 +30,11 @@ export interface CheckpointContents {
 
 export interface LoadedCheckpoint {
   model: TensorDict;
-  /** The optimizer's state dict as saved (tensors restored), for its loadStateDict(); or null. */
-  optimizer: { state: Record<string, unknown>; [key: string]: unknown } | null;
+  /**
+   * The optimizer's state dict as saved (tensors restored), for its loadStateDict() (which checks
+   * its kind and groups); or null. Typed as msam's optimizers write it.
+   */
+  optimizer: (OptimizerStateDict & Record<string, unknown>) | null;
   extra: Record<string, unknown> | null;
 }
 

@@ -6,4 +6,4 @@ export { vit, type ViTOptions, type ViTVariant } from './vit';
 export { textClassifier, type TextClassifierOptions } from './text';
 export { smallCnn, mlp, type SmallCnnOptions, type MlpOptions } from './small';
 export * as init from './init';
-export { fromPretrained, savePretrained, PretrainedError, type FromPretrainedOptions, type Pretrained, type PretrainedArch, type PretrainedErrorCode, type LoadReport } from './pretrained';
+export { fromPretrained, savePretrained, PretrainedError, type FromPretrainedOptions, type Pretrained, type ImagePreprocessing, type PretrainedArch, type PretrainedErrorCode, type LoadReport } from './pretrained';

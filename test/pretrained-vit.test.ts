@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as msam from '../lib';
 import { noGrad } from '../lib/autograd';
+import { runCompare } from '../lib/experiments';
 import { reference } from './helpers/reference';
+import { writeCifar10 } from './helpers/synthetic-cifar';
 
 const { models } = msam;
 const SCRIPT = path.join(__dirname, 'fixtures', 'pretrained_ref.py');
@@ -113,6 +115,65 @@ describe.skipIf(!ref.ok)(`ViT from timm, torchvision and Hugging Face checkpoint
     const d = maxDiff(logitsOf(a.model, expected.images, 'float32'), back.logits);
     measured.push(`${layout} round trip float32: ${d.toExponential(2)}`);
     expect(d).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("the inputs each checkpoint expects: its image size, and its normalization (preprocessor_config.json, else its layout's)", async () => {
+    const half = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+    const imagenet = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    expect((await load('timm')).images).toEqual({ size: 32, ...half });
+    expect((await load('torchvision')).images).toEqual({ size: 32, ...imagenet });
+    expect((await load('hf')).images).toEqual({ size: 32, ...half });
+    expect((await load('timm', { imageSize: 48 })).images?.size).toBe(48);
+    // Hugging Face's image processor file (as ViTImageProcessor.save_pretrained writes it) wins.
+    const pre = path.join(root, 'vit-hf-pre');
+    fs.cpSync(where('hf'), pre, { recursive: true });
+    fs.writeFileSync(path.join(pre, 'preprocessor_config.json'), JSON.stringify({ image_processor_type: 'ViTImageProcessor', image_mean: [0.1, 0.2, 0.3], image_std: [0.4, 0.5, 0.6], size: { height: 32, width: 32 } }));
+    expect((await models.fromPretrained(pre)).images).toEqual({ size: 32, mean: [0.1, 0.2, 0.3], std: [0.4, 0.5, 0.6] });
+    const bad = path.join(root, 'vit-hf-badpre');
+    fs.cpSync(where('hf'), bad, { recursive: true });
+    fs.writeFileSync(path.join(bad, 'preprocessor_config.json'), JSON.stringify({ image_mean: [0.5, 0.5, 0.5], image_std: [0, 1, 1] }));
+    await expect(models.fromPretrained(bad)).rejects.toThrow(/preprocessor_config\.json.*image_std must be three finite numbers > 0, got \[0,1,1\]/);
+  });
+
+  describe('cifar10-vit-b16 --pretrained: fine-tuning on CIFAR resized to the model', () => {
+    let data: string;
+    const layers = (extra: Record<string, unknown>) => ({
+      preset: 'cifar10-vit-b16' as const,
+      pretrained: path.join(root, 'vit-hf-pre'),
+      data: { dir: data, imageSize: 48 },
+      batchSize: 8,
+      microBatchSize: 4,
+      maxSteps: 2,
+      evalBatchSize: 16,
+      device: 'cpu' as const,
+      log: { progress: 'plain' as const },
+      ...extra,
+    });
+    beforeAll(() => {
+      data = path.join(root, 'cifar-10-batches-bin');
+      writeCifar10(data, Array.from({ length: 5 }, (_, b) => Array.from({ length: 8 }, (_, i) => (b + i) % 10)), Array.from({ length: 8 }, (_, i) => i));
+    });
+
+    it('train: images resized to 48² after crop and flip, normalized as the checkpoint was; the model saved back in its layout', async () => {
+      const out = path.join(root, 'run-vit');
+      const lines: string[] = [];
+      const r = await msam.train(layers({ outDir: out }), { handleSigint: false, log: (l) => void lines.push(l) });
+      expect([r.interrupted, r.steps, r.m]).toEqual([false, 2, 2]);
+      const log = lines.join('\n');
+      expect(log).toContain("images normalized as the checkpoint's (mean [0.1, 0.2, 0.3], std [0.4, 0.5, 0.6])");
+      expect(log).toContain('images resized from 32×32 to 48² (bilinear, antialiased) after crop and flip');
+      const tuned = await models.fromPretrained(path.join(out, 'pretrained'));
+      expect(tuned.config['image_size']).toBe(48);
+      expect(tuned.images).toEqual({ size: 48, mean: [0.1, 0.2, 0.3], std: [0.4, 0.5, 0.6] });
+      expect(tuned.model.stateDict()['heads.head.weight']!.shape).toEqual([10, 32]);
+    }, 120_000);
+
+    it('compare --pretrained: each method fine-tunes the checkpoint; sharpness rebuilds the model from it', async () => {
+      const r = await runCompare({ methods: ['vanilla', 'msam'], seeds: [0], layers: [{ source: 'test', values: layers({}) }], outDir: path.join(root, 'compare-vit'), sharpness: { examples: 16, batchSize: 16, maxIterations: 3, trace: false, mSharpness: false }, log: () => {} });
+      expect(r.runs.map((x) => [x.method, x.steps])).toEqual([['vanilla', 2], ['msam', 2]]);
+      const results = JSON.parse(fs.readFileSync(path.join(r.dir, 'results.json'), 'utf8')) as { runs: { lambdaMax: number }[] };
+      for (const run of results.runs) expect(Number.isFinite(run.lambdaMax)).toBe(true);
+    }, 180_000);
   });
 
   it('a state dict in no known layout is a named error', async () => {

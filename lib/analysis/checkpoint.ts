@@ -7,7 +7,8 @@ import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/core';
 import type { TrainConfig } from '../train/config';
 import type { LoadedData } from '../train/datasets';
-import { buildModel } from '../train/models';
+import type { TransformOptions } from '../data/transforms';
+import { runModel } from '../train/run-model';
 import { validate } from '../train/resolve';
 import { runFiles } from '../train/trainer';
 import type { Device } from '../types';
@@ -38,9 +39,12 @@ export function trainedConfig(file: string): TrainConfig {
   return validate(extra.config);
 }
 
-/** The checkpoint's model, built as its run built it for `data`, with the saved weights, on `device`. */
-export function loadTrainedModel(file: string, config: TrainConfig, data: LoadedData, device: Device): Module {
-  const model = buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength });
+/**
+ * The checkpoint's model, built as its run built it for `data` (a pretrained run's from its
+ * checkpoint again), with the saved weights, on `device`; and the transform its inputs need.
+ */
+export async function loadTrainedModel(file: string, config: TrainConfig, data: LoadedData, device: Device): Promise<{ model: Module; transform: TransformOptions }> {
+  const { model, transform } = await runModel(config, data);
   const ck = loadCheckpoint(file, { device });
   try {
     model.to(device);
@@ -48,7 +52,7 @@ export function loadTrainedModel(file: string, config: TrainConfig, data: Loaded
   } finally {
     disposeAll(ck); // the model's copies, the optimizer state and the generator states
   }
-  return model;
+  return { model, transform };
 }
 
 function disposeAll(v: unknown): void {

@@ -9,7 +9,9 @@ import type { Batch } from '../msam';
 import type { Module } from '../nn/module';
 import { cuda } from '../runtime';
 import type { TrainConfig } from '../train/config';
-import { loadData, type LoadedData } from '../train/datasets';
+import type { TransformOptions } from '../data/transforms';
+import type { LoadedData } from '../train/datasets';
+import { runData } from '../train/run-model';
 import type { Device } from '../types';
 import { checkpointPath, loadTrainedModel, trainedConfig } from './checkpoint';
 import { hessianEigenvalues, hessianTrace, mSharpness, type AnalysisProgress } from './hessian';
@@ -96,7 +98,7 @@ export async function measureSharpness(model: Module, batches: Batch[], options:
 }
 
 /** The training batches of the analysis: the first `examples` of a seeded shuffle (or all, in order), normalized, not augmented. */
-export function analysisBatches(data: LoadedData, device: Device, o: { examples?: number | 'all'; batchSize?: number; seed?: number }): { batches: Batch[]; loader: DataLoader } {
+export function analysisBatches(data: LoadedData, device: Device, o: { examples?: number | 'all'; batchSize?: number; seed?: number }, transform: TransformOptions = data.mean === undefined ? {} : { mean: data.mean, std: data.std }): { batches: Batch[]; loader: DataLoader } {
   const all = o.examples === 'all';
   if (!all && o.examples !== undefined && !(typeof o.examples === 'number' && Number.isSafeInteger(o.examples) && o.examples >= 1)) {
     throw new RangeError(`sharpness: option 'examples' must be an integer ≥ 1 or 'all', got ${String(o.examples)}`);
@@ -107,7 +109,7 @@ export function analysisBatches(data: LoadedData, device: Device, o: { examples?
     shuffle: !all,
     seed: o.seed ?? DEFAULTS.seed,
     device,
-    transform: data.mean === undefined ? {} : { mean: data.mean, std: data.std },
+    transform,
   });
   const wanted = all ? loader.size : Math.min(loader.size, (o.examples as number | undefined) ?? DEFAULTS.examples);
   const batches: Batch[] = [];
@@ -148,10 +150,11 @@ export async function sharpnessOfCheckpoint(fileOrRun: string, options: Sharpnes
   const file = checkpointPath(fileOrRun);
   const config = trainedConfig(file);
   const device: Device = options.device === undefined || options.device === 'auto' ? (cuda.isAvailable() ? 'cuda' : 'cpu') : options.device;
-  const data = loadData(config.data);
-  const { batches, loader } = analysisBatches(data, device, options);
+  const data = runData(config);
+  // The model first: a pretrained run's checkpoint says how its inputs are normalized and sized.
+  const { model, transform } = await loadTrainedModel(file, config, data, device);
+  const { batches, loader } = analysisBatches(data, device, options, transform);
   for (const t of [data.train.inputs, data.train.targets, data.test.inputs, data.test.targets].flat()) t.dispose();
-  const model = loadTrainedModel(file, config, data, device);
   try {
     const { device: _d, ...rest } = options;
     const r = await measureSharpness(model, batches, {

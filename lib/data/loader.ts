@@ -19,7 +19,7 @@ import { tensor } from '../tensor/creation';
 import { tidy } from '../tensor/memory';
 import type { Device } from '../types';
 import { Rng, permutation } from './rng';
-import { cropAndFlip, cutout, drawAugment, normalize, type TransformOptions } from './transforms';
+import { cropAndFlip, cutout, drawAugment, normalize, resize, type TransformOptions } from './transforms';
 
 export interface Dataset {
   /**
@@ -109,6 +109,9 @@ export class DataLoader {
     if (aug !== undefined && ((aug.crop ?? 0) > 0 || aug.flip === true || (aug.cutout ?? 0) > 0) && inputs.ndim !== 4) {
       throw new RangeError(`${where}: crop, flip and cutout need images [N, C, H, W], got inputs of shape [${inputs.shape.join(', ')}]`);
     }
+    // Cutout's squares are drawn in the stored image's coordinates: after a resize they would miss.
+    if (this.transform.resize !== undefined && (aug?.cutout ?? 0) > 0) throw new RangeError(`${where}: cutout and resize together are not supported (cutout would be drawn at the stored size)`);
+    if (this.transform.resize !== undefined && inputs.ndim !== 4) throw new RangeError(`${where}: resize needs images [N, C, H, W], got inputs of shape [${inputs.shape.join(', ')}]`);
     this.inputs = inputs;
     this.inputList = list;
     this.targets = targets;
@@ -182,6 +185,7 @@ export class DataLoader {
       // Padding is black (0 before scaling), as torchvision's RandomCrop on the raw image.
       if (crop > 0 || flip) x = cropAndFlip(x, crop, draw);
     }
+    if (t.resize !== undefined) x = resize(x, t.resize);
     x = normalize(x, t.scale ?? (isBytes ? 1 / 255 : 1), t.mean, t.std);
     if (draw !== null && hole > 0) x = cutout(x, hole, draw);
     return x;

@@ -2,6 +2,7 @@
 // normalization, and the CIFAR-style augmentations (random crop with zero padding, horizontal
 // flip, cutout). The random choices are drawn in JavaScript from a seeded Rng (rng.ts) and passed
 // in as plain numbers, so a batch's augmentation depends only on (seed, epoch, batch index).
+import { ops } from '../ops';
 import type { Tensor } from '../tensor/core';
 import { tensor } from '../tensor/creation';
 import { pad } from '../tensor/functional';
@@ -26,6 +27,12 @@ export interface TransformOptions {
   std?: number[];
   /** Random augmentations (training batches only). */
   augment?: AugmentOptions;
+  /**
+   * Resize images to this side (or [height, width]) after crop and flip, before normalization and
+   * cutout: bilinear and antialiased, as torchvision's Resize on tensors (e.g. CIFAR's 32² to a
+   * pretrained ViT's 224²).
+   */
+  resize?: number | [number, number];
 }
 
 /** The random choices of one batch's augmentation: per example. */
@@ -109,6 +116,19 @@ export function cutout(x: Tensor, size: number, draw: Pick<AugmentDraw, 'cy' | '
     const inCols = ci.ge(x0).to(x.dtype).mul(ci.lt(x0.add(size)).to(x.dtype));
     return x.mul(inRows.mul(inCols).neg().add(1));
   });
+}
+
+/**
+ * Images [B, C, H, W] resized to `size` as torchvision's `Resize(size, antialias=True)` resizes
+ * tensors: bilinear with half-pixel centres (align_corners false), the triangle filter widened by
+ * the scale when shrinking (ATen's _upsample_bilinear2d_aa, which torchvision calls). Floats only.
+ */
+export function resize(x: Tensor, size: number | [number, number]): Tensor {
+  const [h, w] = typeof size === 'number' ? [size, size] : size;
+  if (![h, w].every((v) => Number.isSafeInteger(v) && v >= 1)) throw new RangeError(`resize: the size must be positive integers, got ${JSON.stringify(size)}`);
+  if (x.ndim !== 4) throw new RangeError(`resize: expected images [N, C, H, W], got shape [${x.shape.join(', ')}]`);
+  if (!x.dtype.startsWith('float')) throw new TypeError(`resize: expected floating-point images, got ${x.dtype}`);
+  return ops.call('aten::_upsample_bilinear2d_aa', '', x, [h, w], false) as Tensor;
 }
 
 /** (x·scale − mean) / std per channel of [B, C, ...]; one value applies to every channel. */

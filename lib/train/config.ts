@@ -85,6 +85,12 @@ export const trainConfigSchema = z
          * by the run's seed. 0: none.
          */
         labelNoise: fraction().default(0),
+        /**
+         * Image data sets: resize every image to imageSize² after crop and flip (bilinear,
+         * antialiased, as torchvision's Resize on tensors); the model takes that size. Default:
+         * the data set's own size, or a pretrained ViT's (CIFAR at 224² for ViT-B/16).
+         */
+        imageSize: z.number().int().min(1).optional(),
         augment: z
           .strictObject({
             /** Random crop after zero padding of this many pixels (CIFAR: 4); 0 off. */

@@ -40,6 +40,7 @@ export const FLAGS: { flag: string; field: string; parse: (text: string) => unkn
   { flag: '--train-limit <n>', field: 'data.trainLimit', parse: num, help: 'train on the first n examples only' },
   { flag: '--test-limit <n>', field: 'data.testLimit', parse: num, help: 'evaluate on the first n test examples only' },
   { flag: '--label-noise <x>', field: 'data.labelNoise', parse: num, help: 'symmetric label noise: change this fraction of the training labels (never validation or test) to another class, uniformly, seeded by --seed (default 0)' },
+  { flag: '--image-size <n>', field: 'data.imageSize', parse: num, help: "resize images to n×n (bilinear, antialiased as torchvision's Resize) after crop and flip (default: the data's size; with a pretrained ViT, its own: 224 for ViT-B/16)" },
   { flag: '--val-fraction <x>', field: 'data.valFraction', parse: num, help: 'the share of the training set held out for validation, which chooses the best model (default 0.1; 0: none, the last model is reported)' },
   { flag: '--early-stop-patience <n>', field: 'earlyStopPatience', parse: num, help: 'stop when the validation metric has not improved for n evaluations (default 0: never)' },
   { flag: '--max-steps <n>', field: 'maxSteps', parse: num, help: 'train for n steps in all (the schedule is computed for them; overrides --epochs)' },

@@ -30,7 +30,14 @@ const registry: Record<TrainConfig['model']['name'], { build: (o: Options) => Mo
   resnet50: { build: (o) => models.resnet50(o), fromData: images },
   resnet101: { build: (o) => models.resnet101(o), fromData: images },
   wideResNet: { build: (o) => models.wideResNet(o), fromData: images },
-  vit: { build: (o) => models.vit(o), fromData: images },
+  vit: {
+    build: (o) => models.vit(o),
+    fromData: (ctx) => {
+      const [, h, w] = ctx.inputShape;
+      if (h !== w) throw new RangeError(`vit takes square images, the data set's are ${h}×${w}`);
+      return { ...images(ctx), imageSize: h };
+    },
+  },
   textClassifier: {
     build: (o) => models.textClassifier(o as unknown as models.TextClassifierOptions),
     fromData: ({ numClasses, vocabSize }) => (vocabSize === undefined ? { numClasses } : { numClasses, vocabSize }),

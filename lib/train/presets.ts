@@ -41,11 +41,11 @@ function cnn(dataset: 'cifar10' | 'cifar100', model: 'resnet50' | 'wrn28-10'): P
 // decay 0.3, one cycle with 5% warm-up, gradient clipping at norm 1, 20 epochs, ρ = 0.3, m = 32.
 function vit(dataset: 'cifar10' | 'cifar100'): Preset {
   return {
-    description: `ViT-B/16 fine-tuned on ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'}, mSAM m = 32 (the paper's Table 2; at 224², from pre-trained weights: neither resizing nor loading them is in this version)`,
+    description: `ViT-B/16 fine-tuned on ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'} resized to 224², mSAM m = 32 (the paper's Table 2; give the pretrained ViT-B/16 with --pretrained PATH)`,
     source: 'Appendix B, Table B.2',
     config: {
-      data: { name: dataset, augment: CIFAR_AUGMENT },
-      model: { name: 'vit', options: { variant: 'b16', imageSize: 224 } },
+      data: { name: dataset, augment: CIFAR_AUGMENT, imageSize: 224 },
+      model: { name: 'vit', options: { variant: 'b16' } },
       method: 'msam',
       microBatchSize: 16,
       rho: 0.3,

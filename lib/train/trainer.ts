@@ -25,10 +25,9 @@ import { crossEntropy } from '../tensor/functional';
 import { tidy } from '../tensor/memory';
 import type { Device } from '../types';
 import { phaseAt, shardsOf, type TrainConfig, type TrainConfigLayer } from './config';
-import { loadData } from './datasets';
 import { Ranks } from './distributed';
-import { buildModel } from './models';
-import { fromPretrained, savePretrained } from '../../models/pretrained';
+import { savePretrained } from '../../models/pretrained';
+import { runData, runModel } from './run-model';
 import { CHECKPOINT_KIND, checkpointFile, keepCheckpoint, loadInitWeights, readTrainExtra, runFiles } from './checkpoints';
 import { writeCurves } from '../report/curves';
 import { MetricsLog, writeAtomically } from './metrics-log';
@@ -221,38 +220,6 @@ const RESUMABLE_CHANGES = new Set([
   'epochs', 'maxSteps', 'evalEvery', 'earlyStopPatience', 'maxNonFiniteSteps', 'checkpoint', 'initFrom',
 ]);
 
-/**
- * A text data set fine-tuning a pretrained checkpoint: its tokenizer.json (unless data.tokenizer
- * says otherwise), and sequences no longer than its positions allow (RoBERTa: max_position_embeddings
- * − pad_token_id − 1).
- */
-function pretrainedData(spec: TrainConfig['data'], dir: string): TrainConfig['data'] {
-  if (!spec.name.startsWith('glue-')) return spec;
-  const tokenizer = path.join(dir, 'tokenizer.json');
-  let maxLength = spec.maxLength;
-  try {
-    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    if (typeof c['max_position_embeddings'] === 'number') maxLength = Math.min(maxLength, c['max_position_embeddings'] - (typeof c['pad_token_id'] === 'number' ? c['pad_token_id'] + 1 : 2));
-  } catch {
-    // No readable config.json: fromPretrained reports it, naming the fault.
-  }
-  return { ...spec, maxLength, ...(spec.tokenizer === undefined && fs.existsSync(tokenizer) ? { tokenizer } : {}) };
-}
-
-/** The pretrained model with a head for the data's classes (ViT: its positions resampled to the data's image size). */
-async function pretrainedModel(where: string, numClasses: number, inputShape: number[]): Promise<Module> {
-  const images = inputShape.length === 3 ? { imageSize: inputShape[1] as number } : {};
-  const isVit = (() => {
-    try {
-      const c = JSON.parse(fs.readFileSync(path.join(where, 'config.json'), 'utf8')) as Record<string, unknown>;
-      return c['model_type'] === 'vit';
-    } catch {
-      return where.endsWith('.safetensors');
-    }
-  })();
-  return (await fromPretrained(where, { numClasses, ...(where.endsWith('.safetensors') ? { arch: 'vit' as const } : {}), ...(isVit ? images : {}) })).model;
-}
-
 /** Trains with `config` (fields over the preset it names); see TrainHooks for callbacks. */
 export async function train(config: TrainInput = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   return trainLayers([{ source: 'train() config', values: config }], hooks);
@@ -405,18 +372,21 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const configJson = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
 
   // ---- data (the validation split held out of the training set), model, optimizer, schedule ----
-  const data = loadData(config.pretrained === null ? config.data : pretrainedData(config.data, config.pretrained));
+  const data = runData(config);
   const split = runSplits(data.train, config.data, data.numClasses, config.seed);
+
+  manualSeed(config.seed);
+  const { model, transform, images, pretrainedImages } = await runModel(config, data);
   const trainLoader = new DataLoader(split.train, {
     batchSize: config.batchSize,
     shuffle: true,
     dropLast: config.dropLast,
     seed: config.seed,
     device,
-    transform: data.mean === undefined ? {} : { mean: data.mean, std: data.std, augment: config.data.augment },
+    transform: images ? { ...transform, augment: config.data.augment } : transform,
   });
   const evalLoader = (d: typeof data.test, limit?: number) =>
-    new DataLoader(d, { batchSize: config.evalBatchSize, shuffle: false, device, ...(limit !== undefined ? { limit } : {}), transform: { mean: data.mean, std: data.std } });
+    new DataLoader(d, { batchSize: config.evalBatchSize, shuffle: false, device, ...(limit !== undefined ? { limit } : {}), transform });
   const valLoader = split.val === null ? null : evalLoader(split.val);
   // As many training examples as the validation set has (at most TRAIN_EVAL_MAX): the two
   // accuracies in the curves then carry the same sampling noise, at the cost of a second evaluation.
@@ -424,12 +394,6 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
   const testLoader = evalLoader(data.test, config.data.testLimit);
   for (const t of [split.train, split.val, data.test].flatMap((d) => (d === null ? [] : [d.inputs, d.targets].flat()))) t.dispose();
   if (trainLoader.length === 0) throw new RangeError(`the training set has no batch of ${config.batchSize}`);
-
-  manualSeed(config.seed);
-  const model =
-    config.pretrained === null
-      ? buildModel(config.model, { inputShape: data.inputShape, numClasses: data.numClasses, vocabSize: data.vocabSize, maxLength: data.maxLength })
-      : await pretrainedModel(config.pretrained, data.numClasses, data.inputShape);
   if (config.initFrom !== null && resumeFrom === null) loadInitWeights(model, config.initFrom);
   // bf16: autocast (the ops that gain from it in bfloat16, weights and gradients in float32).
   const autocast = config.precision === 'bf16' ? ('bfloat16' as const) : undefined;
@@ -532,7 +496,8 @@ export async function trainLayers(layers: ConfigLayer[], hooks: TrainHooks = {})
     if (ranks.distributed && (await ranks.agreeStop(requested !== null))) stop ??= requested ?? 'another rank stopped';
   };
   const progress: Progress = makeProgress(ranks.lead ? config.log.progress : 'none', stepsPerEpoch, config.log.everySteps, hooks.log);
-  if (config.pretrained !== null) progress.log(`fine-tuning ${config.pretrained}${data.tokenizer !== undefined ? `; text encoded by ${data.tokenizer}` : ''}`);
+  if (config.pretrained !== null) progress.log(`fine-tuning ${config.pretrained}${data.tokenizer !== undefined ? `; text encoded by ${data.tokenizer}` : ''}${pretrainedImages !== null ? `; images normalized as the checkpoint's (mean [${pretrainedImages.mean.join(', ')}], std [${pretrainedImages.std.join(', ')}])` : ''}`);
+  if (transform.resize !== undefined) progress.log(`images resized from ${data.inputShape[1]}×${data.inputShape[2]} to ${String(transform.resize)}² (bilinear, antialiased) after crop and flip`);
   const onAbort = () => {
     requested ??= 'abort';
     if (!ranks.distributed) stop ??= 'abort';

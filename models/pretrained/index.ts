@@ -46,7 +46,48 @@ export interface Pretrained {
   config: Record<string, unknown>;
   /** The folder's tokenizer.json, encoding as the reference library's tokenizer; null when there is none. */
   tokenizer: PretrainedTokenizer | null;
+  /** Image models: the inputs the model expects (see ImagePreprocessing); null for text. */
+  images: ImagePreprocessing | null;
   report: LoadReport;
+}
+
+/**
+ * What an image checkpoint was trained on: pixels scaled to [0, 1], then (x − mean) / std per
+ * channel, at `size`² (null: any size, a ResNet). From a Hugging Face folder's
+ * preprocessor_config.json (image_mean, image_std; options.config may give them too); a bare
+ * state dict does not carry them, so its layout's convention: timm's ViT-B/16 (augreg) and Hugging
+ * Face's ViT use 0.5 and 0.5, torchvision's ViT and ResNets ImageNet's mean and std.
+ */
+export interface ImagePreprocessing {
+  size: number | null;
+  mean: number[];
+  std: number[];
+}
+
+const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const HALF = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+
+/** An image checkpoint's normalization: config fields, else preprocessor_config.json, else its layout's. */
+function imageNormalization(fallback: { mean: number[]; std: number[] }, config: Record<string, unknown>, dir: string | null, where: string): { mean: number[]; std: number[] } {
+  let source: Record<string, unknown> = config;
+  const file = dir === null ? null : path.join(dir, 'preprocessor_config.json');
+  if (config['image_mean'] === undefined && file !== null && fs.existsSync(file)) {
+    try {
+      source = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new PretrainedError('BAD_CONFIG', file, `not JSON: ${(e as Error).message}`);
+    }
+  }
+  const triple = (key: string, d: number[]): number[] => {
+    const v = source[key];
+    if (v === undefined) return d;
+    const list = typeof v === 'number' ? [v, v, v] : v;
+    if (!Array.isArray(list) || list.length !== 3 || !list.every((x) => typeof x === 'number' && Number.isFinite(x)) || (key === 'image_std' && !list.every((x) => (x as number) > 0))) {
+      throw new PretrainedError('BAD_CONFIG', file ?? where, `${key} must be three finite numbers${key === 'image_std' ? ' > 0' : ''}, got ${JSON.stringify(v)}`);
+    }
+    return list as number[];
+  };
+  return { mean: triple('image_mean', fallback.mean), std: triple('image_std', fallback.std) };
 }
 
 interface SaveInfo {
@@ -146,7 +187,11 @@ export async function fromPretrained(where: string, options: FromPretrainedOptio
     const saveRules = arch === 'roberta' ? robertaRules(numLayersOf(rules), 'roberta.') : vitSpec?.layout === 'hf' ? vitRules({ ...vitSpec, prefix: 'vit.' }) : rules;
     saved.set(model, { arch, config, rules: saveRules, numClasses, imageSize, hfFolder: files.config !== null, source: files.config === null ? null : files.dir });
     const tokenizer = files.tokenizer === null ? null : new PretrainedTokenizer(files.tokenizer, tokenizerMaxLength(config));
-    return { model, arch, config, tokenizer, report };
+    const images =
+      arch === 'roberta'
+        ? null
+        : { size: vitSpec === null ? null : imageSize, ...imageNormalization(vitSpec !== null && vitSpec.layout !== 'torchvision' ? HALF : IMAGENET, { ...(options.config ?? {}), ...(fileConfig ?? {}) }, files.config === null ? null : files.dir, where) };
+    return { model, arch, config, tokenizer, images, report };
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
@@ -161,7 +206,8 @@ function tokenizerMaxLength(config: Record<string, unknown>): number {
   return typeof p === 'number' ? p - (typeof pad === 'number' ? pad + 1 : 2) : 512;
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+// Copied along from the source folder: the tokenizer's files and an image model's preprocessing.
+const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'preprocessor_config.json'];
 
 /**
  * Writes a model made by fromPretrained back in its checkpoint's layout: for RoBERTa a
@@ -188,7 +234,7 @@ export async function savePretrained(model: nn.Module, dir: string): Promise<voi
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(vitSavedConfig(info.config, info.numClasses, info.imageSize, dtype), null, 2) + '\n');
   }
   if (info.source !== null && path.resolve(info.source) !== path.resolve(dir)) {
-    for (const f of TOKENIZER_FILES) {
+    for (const f of SIDE_FILES) {
       const from = path.join(info.source, f);
       if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, f));
     }

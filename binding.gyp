@@ -7,7 +7,7 @@
       "target_name": "msam",
       "sources": [
         "csrc/addon.cc", "csrc/autograd.cc", "csrc/convert.cc", "csrc/errors.cc",
-        "csrc/dist/bindings.cc", "csrc/dist/group.cc", "csrc/dist/reduce.cc",
+        "csrc/distributed/bindings.cc", "csrc/distributed/group.cc", "csrc/distributed/reduce.cc",
         "csrc/hessian/bindings.cc", "csrc/hessian/eigen.cc", "csrc/hessian/landscape.cc", "csrc/hessian/m_sharpness.cc",
         "csrc/hessian/trace.cc",
         "csrc/ops.cc", "csrc/runtime.cc", "csrc/tensor.cc", "csrc/worker.cc",

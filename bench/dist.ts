@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as msam from '../lib';
-import { launch } from '../lib/dist/launch';
+import { launch } from '../lib/distributed/launch';
 import { median } from './python';
 import { flag } from './args';
 

@@ -1,6 +1,6 @@
 // The addon's entry point: each concern registers its own exports.
 #include "autograd.h"
-#include "dist/bindings.h"
+#include "distributed/bindings.h"
 #include "hessian/bindings.h"
 #include "msam/bindings.h"
 #include "nn/bindings.h"

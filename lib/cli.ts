@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { METRICS } from './data/metrics';
-import { LAUNCH_FLAGS, addLaunchCommand, groupFromEnv, launchTrainWorkers } from './dist/commands';
+import { LAUNCH_FLAGS, addLaunchCommand, groupFromEnv, launchTrainWorkers } from './distributed/commands';
 import { addExperimentCommands } from './experiments/commands';
 import { addToolCommands } from './tool-commands';
 import { cuda, getNumThreads, version } from './runtime';

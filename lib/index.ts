@@ -20,7 +20,7 @@ export * from './checkpoint';
 export { MSAM, type MSAMOptions, type LossOptions, type Batch, type LossClosure, type StepStats, type BaseOptimizer } from './msam';
 export * as optim from './optim';
 export { countOps, type OpCounts } from './profile';
-export * as dist from './dist';
+export * as dist from './distributed';
 export * as schedule from './schedule';
 export * as data from './data';
 export * as analysis from './analysis';

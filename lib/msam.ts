@@ -6,7 +6,7 @@
 // For a native model the m ascent/descent passes run in C++ on a libuv worker thread (csrc/msam);
 // for a model with a TypeScript forward, a closure computing the loss runs them on the JS thread.
 import { withAutocast } from './amp';
-import { ProcessGroup } from './dist/group';
+import { ProcessGroup } from './distributed/group';
 import { autograd, noGrad } from './autograd';
 import { native, type NativeStepStats, type TensorHandle } from './native';
 import { Module } from './nn/module';

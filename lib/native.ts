@@ -18,7 +18,7 @@ export interface OptimizerHandle {
   readonly __optimizerHandle: unique symbol;
 }
 
-/** An opaque process group handle (a type-tagged External sharing a c10d process group; csrc/dist). */
+/** An opaque process group handle (a type-tagged External sharing a c10d process group; csrc/distributed). */
 export interface GroupHandle {
   readonly __groupHandle: unique symbol;
 }
@@ -180,7 +180,7 @@ export interface NativeAddon {
   optimDispose(h: OptimizerHandle): void;
   /** Scales the gradients in place; returns the total norm. */
   clipGradNorm(params: TensorHandle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
-  // distributed (csrc/dist): c10d process groups
+  // distributed (csrc/distributed): c10d process groups
   distInitAsync(options: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<GroupHandle>;
   distInfo(h: GroupHandle): { rank: number; worldSize: number; backend: string };
   distBackends(): { gloo: boolean; nccl: boolean };

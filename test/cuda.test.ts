@@ -4,7 +4,7 @@
 import { expect, it } from 'vitest';
 import * as msam from '../lib';
 import type { Tensor } from '../lib';
-import { freePort } from '../lib/dist/launch';
+import { freePort } from '../lib/distributed/launch';
 import { describeCuda } from './helpers/cuda';
 
 const { nn } = msam;

@@ -1,7 +1,7 @@
 #include "msam/bindings.h"
 
-#include "dist/bindings.h"
-#include "dist/reduce.h"
+#include "distributed/bindings.h"
+#include "distributed/reduce.h"
 #include "errors.h"
 #include "msam/autocast.h"
 #include "msam/step.h"
@@ -53,7 +53,7 @@ struct StepCall {
   Batch batch;
   LossSpec loss;
   MsamOptions opts;
-  // Data parallel: this rank's shards, then one all-reduce (dist/reduce.h) before the optimizer.
+  // Data parallel: this rank's shards, then one all-reduce (distributed/reduce.h) before the optimizer.
   std::shared_ptr<dist::Group> group;
 };
 

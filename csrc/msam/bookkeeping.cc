@@ -229,7 +229,7 @@ std::vector<at::Tensor> gradBuffers(const std::vector<at::Tensor>& params) {
   }
   if (allFit) return out;
   // New buffers: per dtype and device one flat tensor, the gradients contiguous pieces of it in
-  // parameter order, so that an all-reduce can run on it directly (dist/group.cc, flatRun).
+  // parameter order, so that an all-reduce can run on it directly (distributed/group.cc, flatRun).
   std::vector<std::pair<at::TensorOptions, std::vector<size_t>>> kinds;
   for (size_t j = 0; j < params.size(); ++j) {
     const auto& p = params[j];

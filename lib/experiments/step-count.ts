@@ -3,7 +3,7 @@
 // shard (which must not grow with the number of parameter tensors) — counted on whatever device
 // runs it (lib/profile.ts). And the CPU cost ratio of an mSAM step (m = 32) to a SAM step.
 import * as net from 'node:net';
-import { initProcessGroup, type ProcessGroup } from '../dist/group';
+import { initProcessGroup, type ProcessGroup } from '../distributed/group';
 import { MSAM, type MSAMOptions } from '../msam';
 import * as nn from '../nn';
 import * as optim from '../optim';

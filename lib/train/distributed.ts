@@ -1,11 +1,11 @@
 // What the trainer does differently with several processes (README, "Multi-process training"):
-// each rank takes its contiguous run of the global batch's shards (lib/dist/split.ts), draws its
+// each rank takes its contiguous run of the global batch's shards (lib/distributed/split.ts), draws its
 // dropout masks from a generator seeded by (seed, step, rank) so that a resume is exact on every
 // rank, agrees with the others on stopping, and averages BatchNorm's running statistics before
 // evaluating and checkpointing. Rank 0 alone writes files and reports.
 import type { Batch } from '../msam';
-import type { ProcessGroup } from '../dist/group';
-import { rankShare } from '../dist/split';
+import type { ProcessGroup } from '../distributed/group';
+import { rankShare } from '../distributed/split';
 import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/core';
 import type { Device } from '../types';

@@ -9,7 +9,7 @@ import { noGrad } from '../autograd';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { DataLoader, disposeBatch } from '../data/loader';
 import { METRICS, type MetricName } from '../data/metrics';
-import type { ProcessGroup } from '../dist/group';
+import type { ProcessGroup } from '../distributed/group';
 import { MSAM, type Batch, type LossOptions, type StepStats } from '../msam';
 import { native } from '../native';
 import type { Module } from '../nn/module';

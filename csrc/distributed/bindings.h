@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "common.h"
-#include "dist/group.h"
+#include "distributed/group.h"
 
 namespace msam {
 

@@ -10,7 +10,7 @@
 // The headers: c10d's ProcessGroupGloo.hpp is compiled only with USE_C10D_GLOO and includes
 // Gloo's own headers (Debian: libgloo-dev; the symbols are in libtorch_cpu); ProcessGroupNCCL.hpp
 // needs USE_C10D_NCCL and nccl.h (a CUDA libtorch; the symbols are in libtorch_cuda).
-#include "dist/group.h"
+#include "distributed/group.h"
 
 #include <cstdlib>
 

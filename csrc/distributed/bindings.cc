@@ -1,6 +1,6 @@
-#include "dist/bindings.h"
+#include "distributed/bindings.h"
 
-#include "dist/reduce.h"
+#include "distributed/reduce.h"
 #include "errors.h"
 #include "msam/bindings.h"
 #include "tensor.h"

@@ -1,4 +1,4 @@
-// msam.dist: process groups over libtorch's c10d (csrc/dist): a TCPStore rendezvous at rank 0's
+// msam.dist: process groups over libtorch's c10d (csrc/distributed): a TCPStore rendezvous at rank 0's
 // address, then Gloo (CPU tensors) or NCCL (CUDA tensors). Collectives change tensors in place and
 // must be called by every rank in the same order.
 import { native, type GroupHandle, type NativeStepStats } from '../native';

@@ -3,7 +3,7 @@
 // .grad and the statistics become those of one process that ran every rank's shards.
 #pragma once
 #include "common.h"
-#include "dist/group.h"
+#include "distributed/group.h"
 #include "msam/step.h"
 
 namespace msam {

@@ -30,3 +30,6 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): WorldEnv | n
   const localRank = env['LOCAL_RANK'] === undefined ? rank : intVar(env, 'LOCAL_RANK', 0);
   return { masterAddr: env['MASTER_ADDR'] || '127.0.0.1', masterPort, rank, worldSize, localRank };
 }
+
+/** Set by msam's launcher in its workers' environment: a worker whose launcher is gone stops (lib/train/stop.ts). */
+export const WATCH_PARENT_ENV = 'MSAM_WATCH_PARENT';

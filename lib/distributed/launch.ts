@@ -4,6 +4,7 @@
 // same command on each, with --nnodes, --node-rank and rank 0's machine as --master-addr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import { WATCH_PARENT_ENV } from './env';
 
 export interface LaunchOptions {
   /** The command each worker runs, and its arguments. */
@@ -96,6 +97,8 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
       WORLD_SIZE: String(worldSize),
       LOCAL_RANK: String(local),
       LOCAL_WORLD_SIZE: String(nproc),
+      // A worker whose launcher dies without forwarding a signal (SIGKILL) stops with a checkpoint.
+      [WATCH_PARENT_ENV]: '1',
     };
     const child = spawn(opts.command, opts.args, { env, stdio: 'inherit', detached: true });
     const entry = { rank, child, done: false };

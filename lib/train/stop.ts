@@ -2,6 +2,7 @@
 // `docker stop`; SIGUSR1, Slurm's warning before the time limit) and an AbortSignal. The first
 // request lets the current step finish and the trainer write a checkpoint; a second of the same
 // kind exits at once.
+import { WATCH_PARENT_ENV } from '../distributed/env';
 
 /** The signals a training run turns into "stop after this step with a checkpoint". */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGUSR1'] as const;
@@ -21,8 +22,19 @@ const NUMBERS: Record<StopSignal, number> = { SIGINT: 2, SIGTERM: 15, SIGUSR1: 1
 export const exitCodeFor = (signal: StopSignal | null): number => (signal === 'SIGINT' ? INTERRUPTED_EXIT_CODE : PREEMPTED_EXIT_CODE);
 
 /**
+ * Whether this process's parent is a wrapper that can die without passing a signal on, so that
+ * its disappearance must count as SIGTERM: npm's `npx` / `npm exec` / `npm run` (npm 11 exits on
+ * SIGTERM and leaves the command running as an orphan, measured: the run trained on with no
+ * checkpoint), or msam's launcher killed with SIGKILL (its workers run in their own process group).
+ * A plain `msam train &` whose shell exits is not watched: it is meant to go on.
+ */
+const parentIsWrapper = (): boolean => process.env['npm_lifecycle_script'] !== undefined || process.env[WATCH_PARENT_ENV] === '1';
+const PARENT_POLL_MS = 500;
+
+/**
  * Listens for STOP_SIGNALS while a run trains. `onRequest(name)` is called once, on the first;
- * a second signal exits the process at once with 128 + its number.
+ * a second signal exits the process at once with 128 + its number. Under a wrapper
+ * (parentIsWrapper), the parent's exit is a SIGTERM.
  */
 export function listenForStop(onRequest: (signal: StopSignal) => void, onSecond: () => void): () => void {
   let first: StopSignal | null = null;
@@ -39,7 +51,18 @@ export function listenForStop(onRequest: (signal: StopSignal) => void, onSecond:
     process.on(signal, handler);
     return [signal, handler] as const;
   });
+  const parent = process.ppid;
+  const watch = parentIsWrapper()
+    ? setInterval(() => {
+        if (process.ppid === parent) return;
+        clearInterval(watch);
+        process.stderr.write(`msam: the parent process (${process.env[WATCH_PARENT_ENV] === '1' ? "msam's launcher" : "npm's npx / npm exec wrapper"}) exited without passing a signal on: stopping as on SIGTERM\n`);
+        if (first === null) process.emit('SIGTERM', 'SIGTERM');
+      }, PARENT_POLL_MS)
+    : undefined;
+  watch?.unref();
   return () => {
+    if (watch !== undefined) clearInterval(watch);
     for (const [signal, handler] of handlers) process.off(signal, handler);
   };
 }

@@ -75,3 +75,17 @@ export function syncDirectory(dir: string): void {
     if (fd !== null) fs.closeSync(fd);
   }
 }
+
+/** Writes `content` (text as UTF-8, or bytes) to `file` atomically (a temp file, fsync, rename): never half-written. */
+export function writeAtomically(file: string, content: string | Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const t = TempFile.create(file);
+  try {
+    t.write(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+    t.finish();
+    t.commit();
+  } catch (e) {
+    t.discard();
+    throw e;
+  }
+}

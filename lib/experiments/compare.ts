@@ -2,7 +2,7 @@
 // as the paper's Tables 2 and 3 (table.md, results.json, chart.svg/png).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeAtomically } from '../train/metrics-log';
+import { writeAtomically } from '../checkpoint/atomic';
 import { barChartSpec, writeChart } from '../report/chart';
 import { formatMeanStd, summarize } from '../report/stats';
 import { markdownTable } from '../report/table';

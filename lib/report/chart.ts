@@ -145,10 +145,11 @@ function textWidth(item: { font?: string; fontSize?: number; fontWeight?: string
   return width;
 }
 
+// Once, for every chart: vega's typings omit textMetrics (vega-scenegraph's text measurer, which it re-exports).
+(vega as unknown as { textMetrics: { width: typeof textWidth } }).textMetrics.width = textWidth;
+
 /** Renders a Vega-Lite specification to SVG text. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  // vega's typings omit textMetrics (vega-scenegraph's text measurer, which it re-exports).
-  (vega as unknown as { textMetrics: { width: typeof textWidth } }).textMetrics.width = textWidth;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

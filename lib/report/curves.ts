@@ -3,6 +3,7 @@
 // Vega-Lite chart (rendered to SVG and PNG without a browser).
 import * as fs from 'node:fs';
 import type { TopLevelSpec } from 'vega-lite';
+import { writeAtomically } from '../checkpoint/atomic';
 import { renderSvg, svgToPng } from './chart';
 
 interface Row {
@@ -53,7 +54,7 @@ export function curvesSpec(lines: Record<string, unknown>[], title: string): Top
   } as TopLevelSpec;
 }
 
-/** Writes the curves of `metricsFile` to `svgFile` and beside it as PNG (each a temp file, then a rename). */
+/** Writes the curves of `metricsFile` to `svgFile` and beside it as PNG, each atomically. */
 export async function writeCurves(metricsFile: string, svgFile: string, title: string): Promise<void> {
   const lines = fs
     .readFileSync(metricsFile, 'utf8')
@@ -61,9 +62,6 @@ export async function writeCurves(metricsFile: string, svgFile: string, title: s
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const svg = await renderSvg(curvesSpec(lines, title));
-  const pngFile = svgFile.replace(/\.svg$/, '.png');
-  for (const [file, content] of [[svgFile, svg], [pngFile, svgToPng(svg)]] as const) {
-    fs.writeFileSync(`${file}.tmp`, content);
-    fs.renameSync(`${file}.tmp`, file);
-  }
+  writeAtomically(svgFile, svg);
+  writeAtomically(svgFile.replace(/\.svg$/, '.png'), svgToPng(svg));
 }

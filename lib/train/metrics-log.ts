@@ -3,8 +3,7 @@
 // back to the lines its checkpoint had seen, then rewrites what came after, so that a stopped and
 // resumed run ends with the same files as one that was never stopped.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { TempFile } from '../checkpoint/atomic';
+
 
 /** metrics.csv's columns: every field any line type has (a line leaves the others empty). */
 export const CSV_COLUMNS = [
@@ -59,18 +58,4 @@ function keepLines(file: string, lines: number, missing = ''): void {
   }
   const kept = fs.readFileSync(file, 'utf8').split('\n').slice(0, lines);
   fs.writeFileSync(file, kept.length > 0 && lines > 0 ? `${kept.join('\n')}\n` : '');
-}
-
-/** Writes `text` to `file` atomically (a temp file, fsync, rename): never half-written. */
-export function writeAtomically(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const t = TempFile.create(file);
-  try {
-    t.write(Buffer.from(text, 'utf8'));
-    t.finish();
-    t.commit();
-  } catch (e) {
-    t.discard();
-    throw e;
-  }
 }

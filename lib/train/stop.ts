@@ -23,10 +23,10 @@ export const exitCodeFor = (signal: StopSignal | null): number => (signal === 'S
 
 /**
  * Whether this process's parent is a wrapper that can die without passing a signal on, so that
- * its disappearance must count as SIGTERM: npm's `npx` / `npm exec` / `npm run` (npm 11 exits on
- * SIGTERM and leaves the command running as an orphan, measured: the run trained on with no
- * checkpoint), or msam's launcher killed with SIGKILL (its workers run in their own process group).
- * A plain `msam train &` whose shell exits is not watched: it is meant to go on.
+ * its disappearance must count as SIGTERM: npm's `npx` / `npm exec` / `npm run` (npm 11 does pass
+ * SIGTERM on, tested; killed with SIGKILL it cannot, and msam would train on as an orphan), or
+ * msam's launcher killed with SIGKILL (its workers run in their own process group). A plain
+ * `msam train &` whose shell exits is not watched: it is meant to go on.
  */
 const parentIsWrapper = (): boolean => process.env['npm_lifecycle_script'] !== undefined || process.env[WATCH_PARENT_ENV] === '1';
 const PARENT_POLL_MS = 500;
